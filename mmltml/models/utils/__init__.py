@@ -1,0 +1,1 @@
+# Copyright (c) mmltml contributors. All rights reserved.

@@ -1,0 +1,2 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+__version__ = '0.1.0'
