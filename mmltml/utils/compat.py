@@ -99,9 +99,18 @@ def _is_installed(package: str) -> bool:
         return spec is not None and spec.origin is not None
 
 
+def _package_to_module(package: str) -> str:
+    try:
+        top_level = metadata.distribution(package).read_text('top_level.txt')
+    except metadata.PackageNotFoundError:
+        top_level = None
+    if top_level:
+        return top_level.split()[0]
+    return package.replace('-', '_')
+
+
 def _get_installed_path(package: str) -> str:
-    from mmengine.utils.package_utils import package2module
-    for module in (package, package2module(package)):
+    for module in (package, _package_to_module(package)):
         spec = importlib.util.find_spec(module)
         if spec is not None and spec.origin is not None:
             return osp.dirname(spec.origin)

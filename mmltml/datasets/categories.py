@@ -1,0 +1,143 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Class names of the long-tailed multi-label benchmarks and label files.
+
+A label file has one ``<class name> <index>`` line per class, e.g.
+``traffic light 9``: the name may contain spaces, the index is the last
+whitespace-separated token. Indices must be exactly ``0 .. C-1`` (in any
+line order). CRLF line ends, trailing spaces and blank lines are tolerated.
+"""
+import os.path as osp
+from typing import List, Sequence, Union
+
+# The standard COCO 80-class order (rank of the category id), with the
+# spelling of the official ``coco_labels.txt`` (spaces, e.g. 'hair drier').
+COCO_LT_CLASSES = (
+    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train',
+    'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
+    'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
+    'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag',
+    'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
+    'baseball bat', 'baseball glove', 'skateboard', 'surfboard',
+    'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'spoon',
+    'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot',
+    'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
+    'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote',
+    'keyboard', 'cell phone', 'microwave', 'oven', 'toaster', 'sink',
+    'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear',
+    'hair drier', 'toothbrush')
+
+# The 20 PASCAL VOC classes in alphabetical (official) order.
+VOC_LT_CLASSES = (
+    'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
+    'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person',
+    'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+
+_PRESETS = {'coco-lt': COCO_LT_CLASSES, 'voc-lt': VOC_LT_CLASSES}
+
+ClassSpec = Union[str, Sequence[str]]
+
+
+def read_label_file(path: str) -> List[str]:
+    """Read a ``<class name> <index>`` label file.
+
+    Args:
+        path (str): Path of the label file.
+
+    Returns:
+        list[str]: Class names ordered by index.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: On a malformed line, a duplicate index or name, or
+            indices that are not ``0 .. C-1``; the message names the file
+            and the line.
+
+    Examples:
+        >>> names = read_label_file('data/coco/coco_labels.txt')
+        >>> names[9]
+        'traffic light'
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'label file not found: {path}')
+    by_index = {}
+    seen_names = {}
+    with open(path, encoding='utf-8') as f:
+        for lineno, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            where = f'{path}, line {lineno}'
+            parts = line.rsplit(None, 1)
+            if len(parts) != 2 or not parts[1].lstrip('-').isdigit():
+                raise ValueError(f'{where}: expected "<class name> <index>", '
+                                 f'got {line!r}')
+            name, index = parts[0], int(parts[1])
+            if index < 0:
+                raise ValueError(f'{where}: negative class index {index}')
+            if index in by_index:
+                raise ValueError(f'{where}: duplicate class index {index} '
+                                 f'(first on line {by_index[index][1]})')
+            if name in seen_names:
+                raise ValueError(f'{where}: duplicate class name {name!r} '
+                                 f'(first on line {seen_names[name]})')
+            by_index[index] = (name, lineno)
+            seen_names[name] = lineno
+    if not by_index:
+        raise ValueError(f'{path}: label file has no classes')
+    missing = sorted(set(range(len(by_index))) - set(by_index))
+    if missing:
+        extra = max(by_index)
+        raise ValueError(
+            f'{path}: class indices must be contiguous 0..{len(by_index) - 1}'
+            f'; missing {missing[:10]} (index {extra} on line '
+            f'{by_index[extra][1]} is out of that range)')
+    return [by_index[i][0] for i in range(len(by_index))]
+
+
+def is_preset(spec) -> bool:
+    """Whether ``spec`` names a built-in class list ('coco-lt', 'voc-lt')."""
+    return isinstance(spec, str) and _preset_key(spec) in _PRESETS
+
+
+def _preset_key(spec: str) -> str:
+    return spec.lower().replace('_', '-')
+
+
+def get_class_names(spec: ClassSpec) -> List[str]:
+    """Resolve a class-name specification into a list of names.
+
+    Args:
+        spec (str | Sequence[str]): A list/tuple of names, a preset name
+            (``'coco-lt'`` or ``'voc-lt'``, case-insensitive, ``_`` allowed
+            for ``-``) or the path of a label file
+            (see :func:`read_label_file`).
+
+    Returns:
+        list[str]: The class names.
+
+    Examples:
+        >>> len(get_class_names('coco-lt'))
+        80
+        >>> get_class_names(['cat', 'dog'])
+        ['cat', 'dog']
+    """
+    if isinstance(spec, str):
+        preset = _PRESETS.get(_preset_key(spec))
+        if preset is not None:
+            return list(preset)
+        if osp.isfile(spec):
+            return read_label_file(spec)
+        raise FileNotFoundError(f'class names {spec!r}: neither a preset '
+                         f'({sorted(_PRESETS)}) nor an existing label file')
+    if isinstance(spec, (list, tuple)):
+        names = list(spec)
+        bad = [n for n in names if not isinstance(n, str) or not n.strip()]
+        if not names or bad:
+            raise ValueError('class names must be a non-empty list of '
+                             f'non-empty strings, got {spec!r}')
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f'duplicate class names: {dup}')
+        return names
+    raise TypeError('class names must be a list/tuple of names, a preset '
+                    f'name or a label file path, got {type(spec).__name__}')

@@ -1,0 +1,91 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""What ``tools/train.py`` and ``tools/test.py`` share.
+
+Our tools follow mmpretrain's, with three differences that make them work
+on current torch and on CPU-only machines: dataloader defaults that are
+valid for ``num_workers=0`` and without CUDA, a gloo process group for
+``--launcher pytorch`` without CUDA, and the checkpoint trust model of
+:func:`mmltml.utils.compat.trust_checkpoint`.
+"""
+import os
+import os.path as osp
+from argparse import ArgumentParser
+from copy import deepcopy
+
+from mmengine.config import Config, DictAction
+
+from .compat import setup_cpu_distributed
+
+
+def add_common_args(parser: ArgumentParser) -> None:
+    """Arguments both tools accept (as in mmpretrain)."""
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--no-pin-memory',
+        action='store_true',
+        help='disable pin_memory in dataloaders')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. train_cfg.max_epochs=2 '
+        'or key="[a,b]" (quote lists, no white space)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    # torch.distributed.launch passes --local-rank, torchrun sets LOCAL_RANK
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def finish_args(args) -> None:
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+
+
+def set_work_dir(cfg: Config, args) -> None:
+    """CLI ``--work-dir`` > ``work_dir`` in the file > the config name."""
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+
+def set_dataloader_defaults(cfg: Config,
+                            no_pin_memory: bool = False,
+                            no_persistent_workers: bool = False) -> None:
+    """Fill mmpretrain's dataloader defaults where they are valid.
+
+    ``persistent_workers`` is only set when the loader has workers (torch
+    rejects it with ``num_workers=0``), ``pin_memory`` only when CUDA is
+    available. Values given in the config win.
+    """
+    import torch
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(field, None)
+        if loader is None:
+            continue
+        defaults = dict(
+            pin_memory=torch.cuda.is_available() and not no_pin_memory,
+            collate_fn=dict(type='default_collate'))
+        if loader.get('num_workers', 0) > 0 and field == 'train_dataloader':
+            defaults['persistent_workers'] = not no_persistent_workers
+        merged = deepcopy(defaults)
+        merged.update(loader)
+        if loader.get('num_workers', 0) == 0:
+            merged['persistent_workers'] = False
+        if no_pin_memory:
+            merged['pin_memory'] = False
+        cfg[field] = merged
+
+
+def build_runner(cfg: Config):
+    """Build the Runner (or ``runner_type``) after distributed setup."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    setup_cpu_distributed(cfg, cfg.launcher)
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)

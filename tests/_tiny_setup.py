@@ -1,0 +1,115 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Tiny generated images and configs for end-to-end tool tests."""
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+import numpy as np
+from PIL import Image
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+RUNTIME = osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py')
+
+
+def make_images(root: str, num: int, num_classes: int, seed: int,
+                size: int = 32) -> List[Dict]:
+    """Write ``num`` random images whose colour depends on their labels."""
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    data = []
+    for i in range(num):
+        labels = sorted(rng.choice(num_classes, rng.integers(1, 3),
+                                   replace=False).tolist())
+        img = rng.integers(0, 60, (size, size, 3)).astype(np.uint8)
+        for label in labels:
+            img[:, :, label % 3] += np.uint8(60 + 40 * (label // 3))
+        name = f'{i:03d}.png'
+        Image.fromarray(img).save(osp.join(root, name))
+        data.append(dict(img_path=name, gt_label=labels))
+    return data
+
+
+def write_mmpretrain_ann(path: str, data: List[Dict],
+                         num_classes: int) -> None:
+    classes = [f'c{i}' for i in range(num_classes)]
+    with open(path, 'w') as f:
+        json.dump(dict(metainfo=dict(classes=classes), data_list=data), f)
+
+
+def tiny_classifier_config(data_root: str, loss: Optional[dict] = None,
+                           num_classes: int = 4, max_epochs: int = 2) -> str:
+    """A tiny mmpretrain multi-label ImageClassifier config as text."""
+    loss = loss or dict(type='CrossEntropyLoss', use_sigmoid=True)
+    return f"""
+_base_ = [{RUNTIME!r}]
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(type='ResNet', depth=18, stem_channels=8, base_channels=8,
+                  out_indices=(3,), norm_cfg=dict(type='BN')),
+    neck=dict(type='GlobalAveragePooling'),
+    head=dict(type='MultiLabelLinearClsHead', num_classes={num_classes},
+              in_channels=64, loss={loss!r}),
+    data_preprocessor=dict(num_classes={num_classes}, mean=[127.5] * 3,
+                           std=[64.0] * 3, to_rgb=True, to_onehot=True))
+pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
+def loader(ann, shuffle):
+    return dict(batch_size=4, num_workers=0,
+                dataset=dict(type='MultiLabelDataset', data_root={data_root!r},
+                             ann_file=ann, pipeline=pipeline),
+                sampler=dict(type='DefaultSampler', shuffle=shuffle))
+train_dataloader = loader('train.json', True)
+val_dataloader = loader('test.json', False)
+test_dataloader = val_dataloader
+val_evaluator = dict(type='AveragePrecision')
+test_evaluator = val_evaluator
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.05, momentum=0.9))
+train_cfg = dict(by_epoch=True, max_epochs={max_epochs}, val_interval=1)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(logger=dict(interval=1))
+custom_hooks = [dict(type='SyncBuffersHook')]
+randomness = dict(seed=0, deterministic=True)
+"""
+
+
+def make_tiny_project(root: str, num_classes: int = 4, **kwargs) -> str:
+    """Images + annotation files + config under ``root``; returns config."""
+    train = make_images(root, 16, num_classes, seed=0)
+    test = make_images(osp.join(root, 'test'), 10, num_classes, seed=1)
+    for item in test:
+        item['img_path'] = osp.join('test', item['img_path'])
+    write_mmpretrain_ann(osp.join(root, 'train.json'), train, num_classes)
+    write_mmpretrain_ann(osp.join(root, 'test.json'), test, num_classes)
+    cfg = osp.join(root, 'tiny_cfg.py')
+    with open(cfg, 'w') as f:
+        f.write(tiny_classifier_config(root, num_classes=num_classes,
+                                       **kwargs))
+    return cfg
+
+
+def run_tool(args: List[str], cwd: str, port: Optional[int] = None,
+             timeout: int = 300) -> subprocess.CompletedProcess:
+    """Run a tool from the repo with a clean environment; fail loudly."""
+    env = dict(os.environ)
+    env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
+    env.pop('MMLTML_TRUSTED_CHECKPOINTS', None)
+    if port is not None:
+        env['PORT'] = str(port)
+    cmd = args if args[0] == 'bash' else [sys.executable] + args
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(
+            f'{" ".join(cmd)} failed ({proc.returncode}):\n'
+            f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
+    return proc
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
