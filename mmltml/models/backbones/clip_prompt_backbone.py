@@ -1,0 +1,190 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Frozen open_clip encoders with learnable (CoOp) or fixed class prompts."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+from ..utils.clip_loader import build_clip_and_tokenizer
+from ..utils.clip_text import eot_positions, encode_text_embeddings
+from ..utils.prompt_learner import PromptLearner
+
+CLIPOutput = Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
+                   Optional[torch.Tensor]]
+
+
+def resolve_class_names(classnames: Union[str, Sequence[str]]) -> List[str]:
+    """Class names from a list, a dataset preset name or a label file."""
+    from mmltml.datasets.categories import get_class_names
+    return list(get_class_names(classnames))
+
+
+@MODELS.register_module()
+class CLIPPromptBackbone(BaseModule):
+    """CLIP image and class-text features for prompt-tuned multi-label
+    recognition (LMPT, CoOp and zero-shot CLIP are settings of it).
+
+    Both open_clip encoders are frozen and kept in eval mode (no BatchNorm
+    statistic updates for ResNet towers). The class texts are either learned
+    prompts ``[SOS] V_1..V_M <name>. [EOT]`` (:class:`PromptLearner`, LMPT
+    Eq. 1; only ``V`` is trainable) or, with ``prompt_learner=None``, fixed
+    templates whose normalised features are averaged (zero-shot CLIP, prompt
+    ensembling). Text features are the projected end-of-text token (LMPT
+    Eq. 2); the text tower runs only up to the longest end-of-text position,
+    which is exact under the causal mask.
+
+    ``forward`` returns ``(image_feats [B, E], text_feats [C, E],
+    logit_scale, prompt_embeds [C, L, W] or None)``; the logits
+    ``logit_scale * cos(image, text)`` are left to the head.
+
+    Checkpoints hold only the learnable prompts: the frozen CLIP weights are
+    rebuilt from ``clip_*`` at construction (``save_frozen=True`` keeps them).
+
+    Args:
+        classnames: class names, a preset ('coco-lt', 'voc-lt') or a label
+            file path.
+        clip_model_name: open_clip model name, e.g. ``'ViT-B-16'`` or
+            ``'RN50-quickgelu'`` (OpenAI ResNets need ``-quickgelu``).
+        clip_pretrained: pretrained tag (``'openai'``, LAION tags) or local
+            weights file.
+        clip_model_cfg: open_clip ``CLIP`` config dict instead of a name.
+        prompt_learner: :class:`PromptLearner` arguments (``n_ctx``,
+            ``ctx_init``, ``class_specific``, ``init_std``); ``None`` for
+            fixed templates.
+        templates: zero-shot templates with ``{}`` for the class name.
+        truncate_text: run the text tower only up to the last end-of-text.
+        save_frozen: also save the frozen CLIP weights in checkpoints.
+    """
+
+    def __init__(self,
+                 classnames: Union[str, Sequence[str]],
+                 clip_model_name: Optional[str] = None,
+                 clip_pretrained: Optional[str] = None,
+                 clip_model_cfg: Optional[dict] = None,
+                 prompt_learner: Optional[dict] = dict(n_ctx=16),
+                 templates: Sequence[str] = ('a photo of a {}.', ),
+                 truncate_text: bool = True,
+                 save_frozen: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.classnames = resolve_class_names(classnames)
+        self.clip, self.tokenizer = build_clip_and_tokenizer(
+            clip_model_name, clip_pretrained, clip_model_cfg)
+        self.clip.requires_grad_(False)
+        self.truncate_text = truncate_text
+        self.prompt_learner = None
+        if prompt_learner is not None:
+            self.prompt_learner = PromptLearner(self.clip, self.tokenizer,
+                                                self.classnames,
+                                                **prompt_learner)
+        else:
+            self.register_buffer(
+                'template_text_feats',
+                self._template_features(templates),
+                persistent=False)
+        self._caption_cache: Dict[str, torch.Tensor] = {}
+        self.caption_cache_hits = 0
+        self.caption_cache_misses = 0
+        if not save_frozen:
+            self._register_state_dict_hook(_drop_frozen_keys)
+            self.register_load_state_dict_post_hook(_ignore_frozen_missing)
+
+    # ------------------------------------------------------------------
+    def train(self, mode: bool = True) -> 'CLIPPromptBackbone':
+        super().train(mode)
+        self.clip.eval()  # frozen encoders never update BN statistics
+        return self
+
+    @property
+    def logit_scale(self) -> torch.Tensor:
+        return self.clip.logit_scale.detach().exp()
+
+    @torch.no_grad()
+    def encode_image(self, images: torch.Tensor) -> torch.Tensor:
+        """Frozen image features [B, E] (fp32)."""
+        return self.clip.encode_image(images).float()
+
+    def encode_token_embeds(self, embeds: torch.Tensor,
+                            tokens: torch.Tensor) -> torch.Tensor:
+        """Text features [N, E] of token embeddings of ``tokens``."""
+        return encode_text_embeddings(self.clip, embeds,
+                                      eot_positions(tokens),
+                                      self.truncate_text).float()
+
+    @torch.no_grad()
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Frozen text features [N, E] of plain texts."""
+        device = self.clip.logit_scale.device
+        tokens = self.tokenizer(list(texts)).to(device)
+        return self.encode_token_embeds(self.clip.token_embedding(tokens),
+                                        tokens)
+
+    def _template_features(self, templates: Sequence[str]) -> torch.Tensor:
+        feats = [
+            F.normalize(
+                self.encode_texts([t.format(c) for c in self.classnames]),
+                dim=-1) for t in templates
+        ]
+        return F.normalize(torch.stack(feats).mean(0), dim=-1)
+
+    def class_text_features(self) -> Tuple[torch.Tensor,
+                                           Optional[torch.Tensor]]:
+        """Class text features [C, E] and prompt embeddings [C, L, W]."""
+        if self.prompt_learner is None:
+            return self.template_text_feats, None
+        prompts = self.prompt_learner()
+        feats = encode_text_embeddings(self.clip, prompts,
+                                       self.prompt_learner.eot,
+                                       self.truncate_text)
+        return feats.float(), prompts
+
+    def forward(self, images: torch.Tensor) -> CLIPOutput:
+        text_feats, prompts = self.class_text_features()
+        return (self.encode_image(images), text_feats, self.logit_scale,
+                prompts)
+
+    # ------------------------------------------------------------------
+    def encode_captions(self, captions: Sequence[str]) -> torch.Tensor:
+        """Frozen text-encoder features [B, E] of captions, cached.
+
+        Each distinct caption is encoded once per run (the encoder is
+        frozen), then served from a CPU cache.
+        """
+        missing = [c for c in dict.fromkeys(captions)
+                   if c not in self._caption_cache]
+        self.caption_cache_misses += len(missing)
+        self.caption_cache_hits += len(captions) - len(missing)
+        if missing:
+            feats = self.encode_texts(missing).cpu()
+            self._caption_cache.update(zip(missing, feats))
+        device = self.clip.logit_scale.device
+        return torch.stack([self._caption_cache[c] for c in captions]).to(
+            device)
+
+    @torch.no_grad()
+    def caption_token_embeds(
+            self, captions: Sequence[str]
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Token embeddings [B, L, W] of captions and their valid positions
+        (SOS to EOT) as a mask [B, L] (LMPT's released-code CSE space)."""
+        device = self.clip.logit_scale.device
+        tokens = self.tokenizer(list(captions)).to(device)
+        positions = torch.arange(tokens.shape[1], device=device)
+        mask = positions[None] <= eot_positions(tokens)[:, None]
+        return self.clip.token_embedding(tokens).float(), mask
+
+
+def _drop_frozen_keys(module, state_dict, prefix, local_metadata):
+    for key in [k for k in state_dict if k.startswith(prefix + 'clip.')]:
+        del state_dict[key]
+    return state_dict
+
+
+def _ignore_frozen_missing(module, incompatible_keys):
+    frozen = [k for k in incompatible_keys.missing_keys if '.clip.' in k
+              or k.startswith('clip.')]
+    for key in frozen:
+        incompatible_keys.missing_keys.remove(key)

@@ -1,0 +1,134 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Cosine classifier over CLIP class-text features, with the LMPT loss."""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmpretrain.models.heads import MultiLabelClsHead
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample, label_to_onehot
+
+
+@MODELS.register_module()
+class CLIPPromptHead(MultiLabelClsHead):
+    """Multi-label logits ``s * cos(image, class text)`` and the LMPT loss.
+
+    Takes the output of :class:`CLIPPromptBackbone` ``(image_feats,
+    text_feats, logit_scale, prompt_embeds)`` and computes (LMPT Eq. 2,
+    without the softmax: multi-label scores are per-class sigmoids)::
+
+        logits[k, i] = logit_scale * cos(f_k, t_i)
+
+    Training loss (LMPT Eq. 11, with the typo fixed as in the released code)::
+
+        L = lambda * L_cls(logits, y) + (1 - lambda) * L_cse
+
+    where ``L_cls`` is ``loss`` (a DB-Focal preset by default in configs;
+    ASL, BCE, focal selectable) and ``L_cse`` is ``cse_loss`` on the class
+    prompts and the captions of the batch. Without ``cse_loss`` (CoOp,
+    zero-shot CLIP) ``L = L_cls``. Two CSE embedding spaces:
+
+    * ``'encoder'`` (default; the paper's description): CLIP text-encoder
+      features of the caption and of each class prompt, ``[B, E]`` / ``[C, E]``.
+    * ``'token'`` (the released code): token embeddings of the caption
+      (``[B, L, W]``, SOS to EOT) against the prompt sequence shifted by
+      ``token_shift`` positions (ref-lmpt §2.2), so the caption's start is
+      compared with context token ``token_shift - 1`` onwards.
+
+    The fraction of active negative hinges of the CSE loss is logged as
+    ``cse_active_neg``.
+
+    Args:
+        loss: classification loss config.
+        cse_loss: CSE loss config (``type='CSELoss'``) or ``None``.
+        cse_space: ``'encoder'`` or ``'token'``.
+        lambda_cls: weight ``lambda`` of the classification loss.
+        token_shift: prompt shift ``m`` of the token space.
+        thr, topk: prediction rule as in ``MultiLabelClsHead``.
+    """
+
+    def __init__(self,
+                 loss: dict = dict(type='CrossEntropyLoss', use_sigmoid=True),
+                 cse_loss: Optional[dict] = None,
+                 cse_space: str = 'encoder',
+                 lambda_cls: float = 0.5,
+                 token_shift: int = 2,
+                 thr: Optional[float] = None,
+                 topk: Optional[int] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)
+        if cse_space not in ('encoder', 'token'):
+            raise ValueError(f"cse_space must be 'encoder' or 'token', "
+                             f'got {cse_space!r}')
+        self.cse_module = None
+        if cse_loss is not None:
+            self.cse_module = (cse_loss if isinstance(cse_loss, nn.Module)
+                               else MODELS.build(cse_loss))
+        self.cse_space = cse_space
+        self.lambda_cls = lambda_cls
+        self.token_shift = token_shift
+
+    @property
+    def needs_captions(self) -> bool:
+        return self.cse_module is not None
+
+    def pre_logits(self, feats: Tuple) -> Tuple[torch.Tensor, torch.Tensor,
+                                                 torch.Tensor]:
+        image_feats, text_feats, logit_scale = feats[:3]
+        return image_feats, text_feats, logit_scale
+
+    def forward(self, feats: Tuple) -> torch.Tensor:
+        """Logits [B, C] = logit_scale * cos(image, text)."""
+        image_feats, text_feats, logit_scale = self.pre_logits(feats)
+        image_feats = F.normalize(image_feats.float(), dim=-1)
+        text_feats = F.normalize(text_feats.float(), dim=-1)
+        return logit_scale.float() * image_feats @ text_feats.t()
+
+    def loss(self,
+             feats: Tuple,
+             data_samples: List[DataSample],
+             captions: Optional[Tuple[torch.Tensor, ...]] = None,
+             **kwargs) -> Dict[str, torch.Tensor]:
+        """Losses of a batch; ``captions`` are the caption embeddings from
+        the classifier (``(feats,)`` or ``(token_embeds, mask)``)."""
+        cls_score = self(feats)
+        target = self._targets(data_samples, cls_score)
+        loss_cls = self.loss_module(
+            cls_score, target, avg_factor=cls_score.size(0), **kwargs)
+        if self.cse_module is None:
+            return dict(loss=loss_cls)
+        if captions is None:
+            raise ValueError('The CSE loss needs the captions of the batch: '
+                             "add 'caption' to PackInputs' algorithm_keys "
+                             'and give the dataset a caption_file.')
+        loss_cse = self._cse(feats, captions, target)
+        return dict(
+            loss_cls=self.lambda_cls * loss_cls,
+            loss_cse=(1 - self.lambda_cls) * loss_cse,
+            cse_active_neg=self.cse_module.last_active_negative_fraction)
+
+    @staticmethod
+    def _targets(data_samples: List[DataSample],
+                 cls_score: torch.Tensor) -> torch.Tensor:
+        """Multi-hot targets [B, C] (as ``MultiLabelClsHead._get_loss``)."""
+        if 'gt_score' in data_samples[0]:
+            return torch.stack([s.gt_score for s in data_samples]).float()
+        return torch.stack([
+            label_to_onehot(s.gt_label, cls_score.size(1))
+            for s in data_samples
+        ]).float().to(cls_score.device)
+
+    def _cse(self, feats: Tuple, captions: Tuple[torch.Tensor, ...],
+             target: torch.Tensor) -> torch.Tensor:
+        if self.cse_space == 'encoder':
+            return self.cse_module(feats[1], captions[0], target)
+        prompts = feats[3]
+        if prompts is None:
+            raise ValueError("cse_space='token' needs learnable prompts")
+        token_embeds, mask = captions
+        shift = self.token_shift
+        length = min(prompts.shape[1] - shift, token_embeds.shape[1])
+        return self.cse_module(prompts[:, shift:shift + length],
+                               token_embeds[:, :length], target,
+                               caption_mask=mask[:, :length])

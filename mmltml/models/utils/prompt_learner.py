@@ -1,0 +1,94 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""CoOp prompt learner (Zhou et al., IJCV 2022), as LMPT uses it."""
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from .clip_text import check_text_tower, eot_positions
+
+
+class PromptLearner(nn.Module):
+    """Learnable context tokens in front of each class name.
+
+    The prompt of class ``i`` is the token-embedding sequence
+    ``[SOS] V_1 ... V_M <classname> . [EOT] [pad]...`` (class token at the
+    end, LMPT Eq. 1), where ``V_1..V_M`` are learnable vectors of the text
+    tower's width and everything else is the frozen token embedding of
+    ``"X X ... X <classname>."``.
+
+    Args:
+        clip: an open_clip ``CLIP`` (only its ``token_embedding`` is read).
+        tokenizer: the model's open_clip tokenizer.
+        classnames: class names, in label order.
+        n_ctx: number of context tokens M (ignored with ``ctx_init``).
+        ctx_init: initialise the context from the token embeddings of this
+            text (e.g. ``'a photo of a'``); M is then its BPE token count.
+            ``None`` draws N(0, ``init_std``^2).
+        class_specific: one context per class ([C, M, W]) instead of one
+            shared context ([M, W]).
+        init_std: standard deviation of the random initialisation.
+    """
+
+    def __init__(self,
+                 clip: nn.Module,
+                 tokenizer: Callable,
+                 classnames: Sequence[str],
+                 n_ctx: int = 16,
+                 ctx_init: Optional[str] = None,
+                 class_specific: bool = True,
+                 init_std: float = 0.02) -> None:
+        super().__init__()
+        check_text_tower(clip)
+        self.num_classes = len(classnames)
+        self.class_specific = class_specific
+        embedding = clip.token_embedding
+        width = embedding.weight.shape[1]
+        if ctx_init:
+            ctx, prefix = self._context_from_text(embedding, tokenizer,
+                                                  ctx_init)
+            if class_specific:
+                ctx = ctx.unsqueeze(0).repeat(self.num_classes, 1, 1)
+        else:
+            shape = (self.num_classes, n_ctx) if class_specific else (n_ctx, )
+            ctx = torch.randn(*shape, width) * init_std
+            prefix = ' '.join(['X'] * n_ctx)
+        self.n_ctx = ctx.shape[-2]
+        self.ctx = nn.Parameter(ctx)
+        self.texts = [f'{prefix} {name}.' for name in classnames]
+        self._register_frozen_tokens(embedding, tokenizer)
+
+    @staticmethod
+    def _context_from_text(embedding: nn.Embedding, tokenizer: Callable,
+                           text: str):
+        tokens = tokenizer([text])[0]
+        n_ctx = int(eot_positions(tokens[None])[0]) - 1
+        with torch.no_grad():
+            ctx = embedding(tokens[1:1 + n_ctx]).float().clone()
+        return ctx, text
+
+    def _register_frozen_tokens(self, embedding: nn.Embedding,
+                                tokenizer: Callable) -> None:
+        tokens = tokenizer(self.texts)
+        eot = eot_positions(tokens)
+        too_long = [t for t, e in zip(self.texts, eot) if e <= self.n_ctx + 1]
+        if too_long or int(eot.max()) >= tokens.shape[1]:
+            raise ValueError(f'Prompts do not fit the text context length '
+                             f'{tokens.shape[1]}: {too_long[:3]}')
+        with torch.no_grad():
+            embeds = embedding(tokens).float()
+        # Derived from frozen weights: not saved in checkpoints.
+        self.register_buffer('tokens', tokens, persistent=False)
+        self.register_buffer('eot', eot, persistent=False)
+        self.register_buffer('token_prefix', embeds[:, :1], persistent=False)
+        self.register_buffer(
+            'token_suffix', embeds[:, 1 + self.n_ctx:], persistent=False)
+
+    def forward(self) -> torch.Tensor:
+        """Prompt token embeddings [C, L, W] (before positional ones)."""
+        ctx = self.ctx
+        if not self.class_specific:
+            ctx = ctx.unsqueeze(0).expand(self.num_classes, -1, -1)
+        prefix = self.token_prefix.to(ctx.dtype)
+        suffix = self.token_suffix.to(ctx.dtype)
+        return torch.cat([prefix, ctx, suffix], dim=1)

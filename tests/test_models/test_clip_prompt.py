@@ -1,0 +1,157 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""CLIP prompt backbone / head / classifier against open_clip itself."""
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import mmltml  # noqa: F401
+
+TINY = dict(
+    embed_dim=32,
+    vision_cfg=dict(layers=(1, 1, 1, 1), width=8, image_size=32),
+    text_cfg=dict(context_length=24, vocab_size=49408, width=32, heads=2,
+                  layers=2))
+NAMES = ['red circle', 'blue square', 'cat', 'traffic light', 'teddy bear']
+
+
+def backbone(**kwargs):
+    torch.manual_seed(0)
+    cfg = dict(type='CLIPPromptBackbone', classnames=NAMES,
+               clip_model_cfg=TINY)
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def reference_text_features(clip, prompts, tokens):
+    """open_clip's text path written out in full (all positions)."""
+    x = prompts + clip.positional_embedding
+    x = clip.ln_final(clip.transformer(x, attn_mask=clip.attn_mask))
+    x = x[torch.arange(len(tokens)), tokens.argmax(-1)]
+    return x @ clip.text_projection
+
+
+def test_text_init_equals_open_clip_encode_text():
+    model = backbone(prompt_learner=dict(ctx_init='a photo of a'))
+    learner = model.prompt_learner
+    assert learner.n_ctx == 4
+    tokens = model.tokenizer([f'a photo of a {n}.' for n in NAMES])
+    expected = model.clip.encode_text(tokens)
+    text_feats, _ = model.class_text_features()
+    torch.testing.assert_close(text_feats, expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize('class_specific', [True, False])
+def test_logits_equal_direct_open_clip(class_specific):
+    model = backbone(prompt_learner=dict(n_ctx=3,
+                                         class_specific=class_specific))
+    head = MODELS.build(dict(type='CLIPPromptHead'))
+    images = torch.randn(4, 3, 32, 32)
+    logits = head(model(images))
+
+    clip, learner = model.clip, model.prompt_learner
+    assert learner.ctx.shape == ((5, 3, 32) if class_specific else (3, 32))
+    prompts = learner()
+    text = reference_text_features(clip, prompts, learner.tokens)
+    image = clip.encode_image(images)
+    expected = clip.logit_scale.exp() * F.normalize(image, dim=-1) @ \
+        F.normalize(text, dim=-1).t()
+    torch.testing.assert_close(logits, expected, atol=1e-5, rtol=1e-5)
+    # the prompt is "[SOS] ctx ctx ctx <name> . [EOT]"
+    ids = learner.tokens[0]
+    assert model.tokenizer(['X X X red circle.'])[0].tolist() == ids.tolist()
+
+
+def test_only_context_receives_gradients():
+    model = MODELS.build(dict(
+        type='CLIPPromptClassifier',
+        backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
+                      clip_model_cfg=TINY, prompt_learner=dict(n_ctx=2)),
+        head=dict(type='CLIPPromptHead',
+                  loss=dict(type='CrossEntropyLoss', use_sigmoid=True))))
+    model.train()
+    samples = [DataSample().set_gt_label([0, 2]), DataSample().set_gt_label(4)]
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples)
+    losses['loss'].backward()
+    with_grad = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert with_grad == {'backbone.prompt_learner.ctx'}
+    trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+    assert trainable == with_grad
+
+
+def test_frozen_resnet_tower_keeps_bn_statistics():
+    model = backbone()
+    model.train()
+    assert not model.clip.training and model.prompt_learner.training
+    stats = copy.deepcopy(
+        {k: v for k, v in model.clip.state_dict().items() if 'running' in k})
+    assert stats
+    model(torch.randn(3, 3, 32, 32))
+    for key, value in model.clip.state_dict().items():
+        if key in stats:
+            torch.testing.assert_close(value, stats[key])
+
+
+def test_template_ensemble_is_mean_of_normalised_features():
+    templates = ['a photo of a {}.', 'a drawing of a {}.']
+    model = backbone(prompt_learner=None, templates=templates)
+    feats = []
+    for template in templates:
+        tokens = model.tokenizer([template.format(n) for n in NAMES])
+        feats.append(F.normalize(model.clip.encode_text(tokens), dim=-1))
+    expected = F.normalize((feats[0] + feats[1]) / 2, dim=-1)
+    text_feats, prompts = model.class_text_features()
+    assert prompts is None
+    torch.testing.assert_close(text_feats, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_truncation_is_exact_and_shorter():
+    model = backbone(prompt_learner=dict(n_ctx=4))
+    full = backbone(prompt_learner=dict(n_ctx=4), truncate_text=False)
+    full.prompt_learner.load_state_dict(model.prompt_learner.state_dict())
+    assert int(model.prompt_learner.eot.max()) + 1 < 24
+    torch.testing.assert_close(model.class_text_features()[0],
+                               full.class_text_features()[0], atol=1e-5,
+                               rtol=1e-5)
+
+
+def test_checkpoint_holds_only_prompts_and_reloads():
+    model = backbone(prompt_learner=dict(n_ctx=2))
+    state = model.state_dict()
+    assert list(state) == ['prompt_learner.ctx']
+    other = backbone(prompt_learner=dict(n_ctx=2))
+    other.prompt_learner.ctx.data.normal_()
+    result = other.load_state_dict(state, strict=True)
+    assert not result.missing_keys and not result.unexpected_keys
+    images = torch.randn(2, 3, 32, 32)
+    torch.testing.assert_close(model(images)[1], other(images)[1])
+
+
+def test_caption_cache_hit_after_first_pass():
+    model = backbone()
+    captions = ['a red circle', 'a cat', 'a red circle']
+    first = model.encode_captions(captions)
+    assert (model.caption_cache_misses, model.caption_cache_hits) == (2, 1)
+    second = model.encode_captions(captions)
+    assert (model.caption_cache_misses, model.caption_cache_hits) == (2, 4)
+    torch.testing.assert_close(first, second)
+    tokens = model.tokenizer(captions)
+    torch.testing.assert_close(first, model.clip.encode_text(tokens),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_token_space_caption_mask():
+    model = backbone()
+    embeds, mask = model.caption_token_embeds(['a cat', 'a red circle'])
+    assert embeds.shape[:2] == mask.shape == (2, 24)
+    # SOS + words + EOT
+    assert mask.sum(1).tolist() == [4, 5]
+
+
+def test_openai_resnet_needs_quickgelu():
+    with pytest.raises(ValueError, match='RN50-quickgelu'):
+        backbone(clip_model_cfg=None, clip_model_name='RN50',
+                 clip_pretrained='openai')
