@@ -16,7 +16,11 @@ from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Test (and eval) a model')
     parser.add_argument('config', help='test config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        nargs='?',
+        help='checkpoint file; omit it to test the weights the config '
+        'builds (e.g. zero-shot CLIP)')
     parser.add_argument('--out', help='the file to write results to')
     parser.add_argument(
         '--out-item',

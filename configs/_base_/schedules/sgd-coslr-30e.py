@@ -1,0 +1,12 @@
+# LMPT recipe (paper): SGD momentum 0.9, weight decay 1e-4, batch 64,
+# cosine annealing over 30 epochs. Only the prompts are trainable.
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=1e-4, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='CosineAnnealingLR', by_epoch=True, T_max=30,
+    convert_to_iter_based=True)
+train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=5)
+val_cfg = dict()
+test_cfg = dict()
+# NOTE: base_batch_size = (1 GPU) x (64 samples per GPU)
+auto_scale_lr = dict(base_batch_size=64)
