@@ -113,3 +113,86 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------
+# A small COCO-LT / VOC-LT layout built from the official list files
+# ---------------------------------------------------------------------------
+LTML_FILES = dict(
+    coco=('coco_labels.txt', 'coco_lt_train.txt', 'coco_lt_test.txt',
+          'coco_lt_captions.txt'),
+    voc=('voc_labels.txt', 'voc_lt_train.txt', 'voc_lt_test.txt',
+         'voc_lt_captions.txt'))
+
+# A tiny open_clip model that takes the configs' 224 px input.
+TINY_CLIP_224 = dict(
+    embed_dim=32,
+    vision_cfg=dict(layers=(1, 1, 1, 1), width=8, image_size=224),
+    text_cfg=dict(context_length=32, vocab_size=49408, width=32, heads=2,
+                  layers=1))
+
+
+def _read_lines(path: str) -> List[str]:
+    with open(path, newline='') as f:
+        return [line for line in f.read().splitlines() if line.strip()]
+
+
+def _covering_lines(lines: List[str]) -> List[str]:
+    """The first line holding each class not yet covered (every class of
+    the training split keeps >= 1 image, so statistics stay valid)."""
+    chosen, covered = [], set()
+    for line in lines:
+        labels = set(line.split()[1:])
+        if labels - covered:
+            chosen.append(line)
+            covered |= labels
+    return chosen
+
+
+def make_ltml_subset(root: str, ltml_dir: str, name: str,
+                     num_test: int = 12) -> str:
+    """Write ``root/data/<name>`` with official file formats, a covering
+    subset of the train list, the first test lines and generated JPEGs."""
+    labels_txt, train_txt, test_txt, captions_txt = LTML_FILES[name]
+    src = osp.join(ltml_dir, name)
+    out = osp.join(root, 'data', name)
+    os.makedirs(out, exist_ok=True)
+    train = _covering_lines(_read_lines(osp.join(src, train_txt)))
+    test = _read_lines(osp.join(src, test_txt))[:num_test]
+    keep = {line.split()[0] for line in train}
+    captions = [line for line in _read_lines(osp.join(src, captions_txt))
+                if line.split(maxsplit=1)[0] in keep]
+    for fname, lines in ((train_txt, train), (test_txt, test),
+                         (captions_txt, captions)):
+        with open(osp.join(out, fname), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    with open(osp.join(src, labels_txt), 'rb') as fin, \
+            open(osp.join(out, labels_txt), 'wb') as fout:
+        fout.write(fin.read())
+    rng = np.random.default_rng(0)
+    for line in train + test:
+        path = osp.join(out, line.split()[0])
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        img = rng.integers(0, 255, (48, 64, 3)).astype(np.uint8)
+        Image.fromarray(img).save(path, quality=90)
+    return out
+
+
+def smoke_config(path: str, base: str, train: bool = True,
+                 **overrides) -> str:
+    """A config file inheriting ``base`` with the tiny CLIP and small
+    loaders; extra top-level ``overrides`` are appended verbatim."""
+    text = f"""
+_base_ = [{osp.join(REPO_ROOT, base)!r}]
+model = dict(backbone=dict(clip_model_name=None, clip_pretrained=None,
+                           clip_model_cfg={TINY_CLIP_224!r}))
+val_dataloader = dict(batch_size=8, num_workers=0)
+test_dataloader = dict(batch_size=8, num_workers=0)
+default_hooks = dict(logger=dict(interval=1))
+"""
+    if train:
+        text += 'train_dataloader = dict(batch_size=8, num_workers=0)\n'
+    text += ''.join(f'{k} = {v!r}\n' for k, v in overrides.items())
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
