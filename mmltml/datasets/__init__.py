@@ -1,13 +1,20 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+from .cached_feature_dataset import CachedFeatureDataset
 from .categories import (COCO_LT_CLASSES, VOC_LT_CLASSES, get_class_names,
-                         read_label_file)
+                         is_preset, read_label_file)
 from .class_stats import (compute_class_stats, format_class_stats,
-                          load_class_stats, parse_list_file, save_class_stats,
-                          split_groups)
+                          iter_list_file, load_class_stats, parse_list_file,
+                          save_class_stats, split_groups)
+from .coco_lt import COCOLTDataset
+from .lt_multi_label import LTMultiLabelDataset
 from .samplers import *  # noqa: F401,F403
+from .transforms import *  # noqa: F401,F403
+from .voc_lt import VOCLTDataset
 
 __all__ = [
-    'COCO_LT_CLASSES', 'VOC_LT_CLASSES', 'get_class_names', 'read_label_file',
-    'compute_class_stats', 'format_class_stats', 'load_class_stats',
-    'parse_list_file', 'save_class_stats', 'split_groups'
+    'COCO_LT_CLASSES', 'VOC_LT_CLASSES', 'get_class_names', 'is_preset',
+    'read_label_file', 'compute_class_stats', 'format_class_stats',
+    'iter_list_file', 'load_class_stats', 'parse_list_file',
+    'save_class_stats', 'split_groups', 'LTMultiLabelDataset', 'COCOLTDataset',
+    'VOCLTDataset', 'CachedFeatureDataset'
 ]

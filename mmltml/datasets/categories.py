@@ -11,26 +11,27 @@ from typing import List, Sequence, Union
 
 # The standard COCO 80-class order (rank of the category id), with the
 # spelling of the official ``coco_labels.txt`` (spaces, e.g. 'hair drier').
-COCO_LT_CLASSES = (
-    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train',
-    'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
-    'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
-    'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag',
-    'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball', 'kite',
-    'baseball bat', 'baseball glove', 'skateboard', 'surfboard',
-    'tennis racket', 'bottle', 'wine glass', 'cup', 'fork', 'knife', 'spoon',
-    'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot',
-    'hot dog', 'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
-    'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote',
-    'keyboard', 'cell phone', 'microwave', 'oven', 'toaster', 'sink',
-    'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear',
-    'hair drier', 'toothbrush')
+COCO_LT_CLASSES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus',
+                   'train', 'truck', 'boat', 'traffic light', 'fire hydrant',
+                   'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog',
+                   'horse', 'sheep', 'cow', 'elephant', 'bear', 'zebra',
+                   'giraffe', 'backpack', 'umbrella', 'handbag', 'tie',
+                   'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball',
+                   'kite', 'baseball bat', 'baseball glove', 'skateboard',
+                   'surfboard', 'tennis racket', 'bottle', 'wine glass', 'cup',
+                   'fork', 'knife', 'spoon', 'bowl', 'banana', 'apple',
+                   'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog',
+                   'pizza', 'donut', 'cake', 'chair', 'couch', 'potted plant',
+                   'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse',
+                   'remote', 'keyboard', 'cell phone', 'microwave', 'oven',
+                   'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase',
+                   'scissors', 'teddy bear', 'hair drier', 'toothbrush')
 
 # The 20 PASCAL VOC classes in alphabetical (official) order.
-VOC_LT_CLASSES = (
-    'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat',
-    'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person',
-    'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
+VOC_LT_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus',
+                  'car', 'cat', 'chair', 'cow', 'diningtable', 'dog', 'horse',
+                  'motorbike', 'person', 'pottedplant', 'sheep', 'sofa',
+                  'train', 'tvmonitor')
 
 _PRESETS = {'coco-lt': COCO_LT_CLASSES, 'voc-lt': VOC_LT_CLASSES}
 
@@ -127,8 +128,9 @@ def get_class_names(spec: ClassSpec) -> List[str]:
             return list(preset)
         if osp.isfile(spec):
             return read_label_file(spec)
-        raise FileNotFoundError(f'class names {spec!r}: neither a preset '
-                         f'({sorted(_PRESETS)}) nor an existing label file')
+        raise FileNotFoundError(
+            f'class names {spec!r}: neither a preset '
+            f'({sorted(_PRESETS)}) nor an existing label file')
     if isinstance(spec, (list, tuple)):
         names = list(spec)
         bad = [n for n in names if not isinstance(n, str) or not n.strip()]

@@ -23,16 +23,17 @@ import copy
 import json
 import os
 import os.path as osp
-from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import (Dict, Iterator, List, Optional, Sequence, Tuple, Union)
 
 import numpy as np
 
 from .categories import get_class_names, is_preset
 
 GROUP_NAMES = ('head', 'medium', 'tail')
-_REF_KEYS = {'ann_file', 'label_file', 'num_classes', 'head_thr', 'tail_thr',
-             'data_root'}
+_REF_KEYS = {
+    'ann_file', 'label_file', 'num_classes', 'head_thr', 'tail_thr',
+    'data_root'
+}
 _CACHE: Dict[tuple, dict] = {}
 
 StatsSource = Union[str, dict]
@@ -64,7 +65,7 @@ def parse_list_file(
     Examples:
         >>> paths, labels = parse_list_file('data/voc/voc_lt_train.txt', 20)
         >>> len(paths), labels[0]
-        (1142, [4, 10, 19])
+        (1142, [4, 14, 19])
     """
     img_paths, labels = [], []
     for _, img_path, ids in iter_list_file(path, num_classes):
@@ -293,8 +294,10 @@ def format_class_stats(stats: dict) -> str:
         'medium': f'{thr["tail"]} <= n < {thr["head"]}',
         'tail': f'n < {thr["tail"]}'
     }
-    rows = [f'{"group":<8}{"rule":<18}{"classes":>8}{"min n":>8}'
-            f'{"max n":>8}{"labels":>9}']
+    rows = [
+        f'{"group":<8}{"rule":<18}{"classes":>8}{"min n":>8}'
+        f'{"max n":>8}{"labels":>9}'
+    ]
     for name in GROUP_NAMES:
         idx = stats['groups'][name]
         vals = [freq[i] for i in idx] or [0]
@@ -307,8 +310,10 @@ def format_class_stats(stats: dict) -> str:
 
 
 def _check_num_classes(num_classes) -> int:
-    if isinstance(num_classes, bool) or not isinstance(
-            num_classes, (int, np.integer)) or num_classes <= 0:
+    if isinstance(
+            num_classes,
+            bool) or not isinstance(num_classes,
+                                    (int, np.integer)) or num_classes <= 0:
         raise ValueError(f'num_classes must be a positive integer, got '
                          f'{num_classes!r}')
     return int(num_classes)
@@ -336,10 +341,14 @@ def _finalise(stats: dict, classes: Optional[Sequence[str]], head_thr: int,
 
 def _int_list(values, field: str, origin: str) -> List[int]:
     """Convert ``values`` into a list of non-negative integers."""
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f'{origin}: "{field}" must be a list of '
+                         'non-negative integers') from None
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f'{origin}: "{field}" must be a non-empty 1-D list')
-    if not np.all(np.equal(np.mod(arr, 1), 0)) or np.any(arr < 0):
+    if not np.all(np.mod(arr, 1) == 0) or np.any(arr < 0):
         raise ValueError(f'{origin}: "{field}" must hold non-negative '
                          f'integers')
     return arr.astype(np.int64).tolist()
@@ -422,8 +431,8 @@ def _from_list_file(ref: dict, head_thr: int, tail_thr: int) -> dict:
         label_file = osp.abspath(osp.join(root, label_file))
     head_thr = ref.get('head_thr', head_thr)
     tail_thr = ref.get('tail_thr', tail_thr)
-    key = (ann_file, _mtime(ann_file), label_file,
-           _mtime(label_file) if label_file else None,
+    key = (ann_file, _mtime(ann_file),
+           label_file, _mtime(label_file) if label_file else None,
            ref.get('num_classes'), head_thr, tail_thr)
     if key not in _CACHE:
         _CACHE[key] = _compute_from_files(ann_file, label_file,

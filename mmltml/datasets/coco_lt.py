@@ -1,14 +1,12 @@
 # Copyright (c) mmltml contributors. All rights reserved.
-from typing import Optional
-
 from mmpretrain.registry import DATASETS
 
 from .categories import COCO_LT_CLASSES
-from .lt_multi_label import LTMultiLabelDataset
+from .lt_benchmark import LTBenchmarkDataset
 
 
 @DATASETS.register_module()
-class COCOLTDataset(LTMultiLabelDataset):
+class COCOLTDataset(LTBenchmarkDataset):
     """COCO-LT: the long-tailed COCO multi-label split of Wu et al. (2020).
 
     80 classes; 1,909 train2017 images for training and the 5,000 val2017
@@ -31,9 +29,11 @@ class COCOLTDataset(LTMultiLabelDataset):
         data_root (str): Dataset root, e.g. ``'data/coco'``.
         split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
         ann_file (str): List file; defaults to ``coco_lt_{split}.txt``.
-        with_captions (bool): Load ``caption_file`` and require a caption for
-            every image (training split only). Defaults to False.
-        caption_file (str): Defaults to ``'coco_lt_captions.txt'``.
+        with_captions (bool): Load the captions and require one for every
+            image (training split only). Defaults to False.
+        caption_file (str): Caption file; defaults to
+            ``'coco_lt_captions.txt'`` when ``with_captions``. Given without
+            ``with_captions``, captions are loaded but not required.
         test_mode (bool, optional): Defaults to ``split == 'test'``.
         **kwargs: Other arguments of :class:`LTMultiLabelDataset`
             (``label_file``, ``pipeline``, ``data_prefix``, ...).
@@ -51,27 +51,3 @@ class COCOLTDataset(LTMultiLabelDataset):
 
     METAINFO = {'classes': COCO_LT_CLASSES}
     FILE_PREFIX = 'coco_lt'
-
-    def __init__(self,
-                 data_root: str,
-                 split: str = 'train',
-                 ann_file: str = '',
-                 with_captions: bool = False,
-                 caption_file: str = '',
-                 test_mode: Optional[bool] = None,
-                 **kwargs):
-        splits = ('train', 'test')
-        if split not in splits:
-            raise ValueError(f'split must be one of {splits}, got {split!r}')
-        if with_captions and split != 'train':
-            raise ValueError('captions exist only for the train split')
-        self.split = split
-        if with_captions:
-            kwargs.setdefault('require_captions', True)
-            kwargs['caption_file'] = (
-                caption_file or f'{self.FILE_PREFIX}_captions.txt')
-        super().__init__(
-            ann_file=ann_file or f'{self.FILE_PREFIX}_{split}.txt',
-            data_root=data_root,
-            test_mode=split == 'test' if test_mode is None else test_mode,
-            **kwargs)

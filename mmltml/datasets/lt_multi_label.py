@@ -2,7 +2,7 @@
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from mmengine.fileio import join_path
+from mmengine.fileio import join_path, list_from_file
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
@@ -46,6 +46,9 @@ class LTMultiLabelDataset(MultiLabelDataset):
             Defaults to False.
         metainfo (dict, optional): Meta information; ``classes`` gives the
             class names. Defaults to None.
+        classes (str | Sequence[str], optional): mmpretrain's legacy way to
+            give class names (a list, or a file with one name per line);
+            ``metainfo`` wins if both are given. Defaults to None.
         data_root (str): Root of ``ann_file``, ``label_file``,
             ``caption_file`` and ``data_prefix``. Defaults to ''.
         data_prefix (str | dict): Prefix of the image paths of the list.
@@ -115,9 +118,13 @@ class LTMultiLabelDataset(MultiLabelDataset):
         and the class ``METAINFO``, checking that their counts agree."""
         metainfo = dict(metainfo or {})
         sources = {}
-        explicit = metainfo.get('classes', classes)
-        if explicit is not None:
-            sources['metainfo classes'] = get_class_names(explicit)
+        if 'classes' in metainfo:
+            sources['metainfo classes'] = get_class_names(metainfo['classes'])
+        elif isinstance(classes, str) and not is_preset(classes):
+            # mmpretrain convention: a file with one class name per line
+            sources[classes] = list_from_file(classes)
+        elif classes is not None:
+            sources['classes'] = get_class_names(classes)
         if self.label_file is not None:
             sources[self.label_file] = get_class_names(self.label_file)
         if self.METAINFO.get('classes'):

@@ -2,11 +2,11 @@
 from mmpretrain.registry import DATASETS
 
 from .categories import VOC_LT_CLASSES
-from .coco_lt import COCOLTDataset
+from .lt_benchmark import LTBenchmarkDataset
 
 
 @DATASETS.register_module()
-class VOCLTDataset(COCOLTDataset):
+class VOCLTDataset(LTBenchmarkDataset):
     """VOC-LT: the long-tailed PASCAL VOC multi-label split of Wu et al.
 
     20 classes; 1,142 VOC2012 trainval images for training and the 4,952
@@ -28,9 +28,11 @@ class VOCLTDataset(COCOLTDataset):
         data_root (str): Dataset root, e.g. ``'data/voc'``.
         split (str): ``'train'`` or ``'test'``. Defaults to ``'train'``.
         ann_file (str): List file; defaults to ``voc_lt_{split}.txt``.
-        with_captions (bool): Load ``caption_file`` and require a caption for
-            every image (training split only). Defaults to False.
-        caption_file (str): Defaults to ``'voc_lt_captions.txt'``.
+        with_captions (bool): Load the captions and require one for every
+            image (training split only). Defaults to False.
+        caption_file (str): Caption file; defaults to
+            ``'voc_lt_captions.txt'`` when ``with_captions``. Given without
+            ``with_captions``, captions are loaded but not required.
         test_mode (bool, optional): Defaults to ``split == 'test'``.
         **kwargs: Other arguments of :class:`LTMultiLabelDataset`.
 

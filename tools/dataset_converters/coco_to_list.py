@@ -29,8 +29,8 @@ from pycocotools.coco import COCO
 def is_positive(ann: dict) -> bool:
     """Whether an annotation makes its class positive (DB rules)."""
     _, _, w, h = ann['bbox']
-    return (not ann.get('ignore', False) and ann.get('area', 0) > 0
-            and w >= 1 and h >= 1)
+    return (not ann.get('ignore', False) and ann.get('area', 0) > 0 and w >= 1
+            and h >= 1)
 
 
 def read_img_ids(path: str) -> List[int]:
@@ -49,8 +49,8 @@ def read_img_ids(path: str) -> List[int]:
 
 
 def coco_to_list(
-        coco: COCO,
-        img_ids: Optional[Sequence[int]] = None
+    coco: COCO,
+    img_ids: Optional[Sequence[int]] = None
 ) -> Tuple[List[str], List[Tuple[str, List[int]]]]:
     """Extract class names and ``(file name, class ids)`` per image.
 
@@ -75,8 +75,9 @@ def coco_to_list(
     rows = []
     for img_id in img_ids:
         anns = coco.loadAnns(coco.getAnnIds(imgIds=[img_id]))
-        labels = sorted({cat_to_idx[a['category_id']]
-                         for a in anns if is_positive(a)})
+        labels = sorted(
+            {cat_to_idx[a['category_id']]
+             for a in anns if is_positive(a)})
         rows.append((coco.imgs[img_id]['file_name'], labels))
     return names, rows
 

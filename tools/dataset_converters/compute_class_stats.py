@@ -12,8 +12,8 @@ Examples:
 """
 import argparse
 
-from mmltml.datasets.class_stats import (format_class_stats,
-                                         load_class_stats, save_class_stats)
+from mmltml.datasets.class_stats import (format_class_stats, load_class_stats,
+                                         save_class_stats)
 
 
 def parse_args(argv=None) -> argparse.Namespace:

@@ -16,14 +16,22 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Generate the synthetic LT multi-label benchmark '
         '(COCO-LT file formats).')
-    parser.add_argument('--out', default='data/synthetic',
-                        help='output directory (the data_root)')
+    parser.add_argument(
+        '--out',
+        default='data/synthetic',
+        help='output directory (the data_root)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--image-size', type=int, default=64)
-    parser.add_argument('--max-train-count', type=int, default=400,
-                        help='training images of the most frequent class')
-    parser.add_argument('--min-train-count', type=int, default=4,
-                        help='training images of the least frequent class')
+    parser.add_argument(
+        '--max-train-count',
+        type=int,
+        default=400,
+        help='training images of the most frequent class')
+    parser.add_argument(
+        '--min-train-count',
+        type=int,
+        default=4,
+        help='training images of the least frequent class')
     parser.add_argument('--test-per-class', type=int, default=80)
     return parser.parse_args()
 

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from ..data_preprocessors import is_feature_batch
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.prompt_learner import PromptLearner
@@ -102,9 +103,21 @@ class CLIPPromptBackbone(BaseModule):
     def logit_scale(self) -> torch.Tensor:
         return self.clip.logit_scale.detach().exp()
 
+    @property
+    def image_encoder(self) -> nn.Module:
+        """The frozen image tower (what :class:`FeatureCacheHook` caches)."""
+        return self.clip.visual
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.clip.visual.output_dim)
+
     @torch.no_grad()
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen image features [B, E] (fp32)."""
+        """Frozen image features [B, E] (fp32); feature vectors [B, E]
+        served by :class:`CachedFeatureDataset` pass through."""
+        if is_feature_batch(images):
+            return images.float()
         return self.clip.encode_image(images).float()
 
     def encode_token_embeds(self, embeds: torch.Tensor,

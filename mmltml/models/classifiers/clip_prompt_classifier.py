@@ -20,7 +20,18 @@ class CLIPPromptClassifier(ImageClassifier):
     through its cache (``'encoder'`` space) or its token embedding
     (``'token'`` space), and passed to ``head.loss``. The backbone stays a
     backbone and the head stays a head.
+
+    The default ``data_preprocessor`` is :class:`CachedFeaturePreprocessor`
+    (mmpretrain's, plus pass-through of cached image features).
     """
+
+    def __init__(self, *args, data_preprocessor: Optional[dict] = None,
+                 **kwargs) -> None:
+        if isinstance(data_preprocessor, dict) or data_preprocessor is None:
+            data_preprocessor = dict(data_preprocessor or {})
+            data_preprocessor.setdefault('type', 'CachedFeaturePreprocessor')
+        super().__init__(*args, data_preprocessor=data_preprocessor,
+                         **kwargs)
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:

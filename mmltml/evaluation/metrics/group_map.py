@@ -1,0 +1,349 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+import csv
+import json
+import logging
+import os
+import os.path as osp
+from typing import Dict, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from mmengine.evaluator import BaseMetric
+from mmengine.logging import MMLogger, print_log
+from mmpretrain.registry import METRICS
+from mmpretrain.structures import label_to_onehot
+
+from mmltml.datasets.class_stats import GROUP_NAMES, load_class_stats
+
+EMPTY_CLASS_POLICIES = ('exclude', 'zero')
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    r"""Non-interpolated average precision of one class, ties grouped.
+
+    .. math::
+        \text{AP} = \sum_n (R_n - R_{n-1}) P_n
+
+    over the distinct score thresholds, like
+    ``sklearn.metrics.average_precision_score``: images with equal scores
+    form one threshold, so every positive of a tied block gets the
+    precision at the end of the block, whatever their order.
+
+    Args:
+        scores (np.ndarray): Scores of the N images, shape ``(N,)``.
+        labels (np.ndarray): Binary ground truth, shape ``(N,)``.
+
+    Returns:
+        float: AP in [0, 1], or NaN if there is no positive.
+
+    Examples:
+        >>> average_precision(np.array([.5, .5, .3, .1]),
+        ...                   np.array([1, 0, 1, 0]))
+        0.5833333333333333
+    """
+    order = np.argsort(-scores, kind='stable')
+    scores, labels = scores[order], labels[order]
+    num_pos = labels.sum()
+    if num_pos == 0:
+        return float('nan')
+    # the last position of each block of equal scores
+    ends = np.r_[np.flatnonzero(np.diff(scores)), labels.size - 1]
+    tps = np.cumsum(labels)[ends]
+    precision = tps / (ends + 1)
+    recall_gain = np.diff(np.r_[0, tps]) / num_pos
+    return float(np.sum(recall_gain * precision))
+
+
+def classwise_average_precision(pred: np.ndarray,
+                                target: np.ndarray) -> np.ndarray:
+    """Per-class :func:`average_precision` of ``(N, C)`` scores and targets.
+
+    Args:
+        pred (np.ndarray): Scores, shape ``(N, C)``.
+        target (np.ndarray): Binary targets, shape ``(N, C)``.
+
+    Returns:
+        np.ndarray: AP of each class in [0, 1]; NaN for a class without
+        positives.
+    """
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target) > 0
+    if pred.ndim != 2 or pred.shape != target.shape:
+        raise ValueError(f'pred {pred.shape} and target {target.shape} must '
+                         'both be (N, num_classes)')
+    if not np.isfinite(pred).all():
+        raise ValueError('scores contain NaN or inf')
+    return np.array([
+        average_precision(pred[:, k], target[:, k].astype(np.int64))
+        for k in range(pred.shape[1])
+    ])
+
+
+@METRICS.register_module()
+class GroupMAP(BaseMetric):
+    """mAP over all classes and over the head / medium / tail groups.
+
+    The groups are defined by the *training* frequency n_i of each class:
+    head n_i >= ``head_thr``, medium ``tail_thr`` <= n_i < ``head_thr``,
+    tail n_i < ``tail_thr`` (100 / 20 by default, the LTML protocol). The
+    per-class AP is the non-interpolated AP of
+    ``sklearn.metrics.average_precision_score``; mAP is the mean of the
+    per-class APs and a group mAP the mean within the group, so the total
+    equals the class-count-weighted mean of the groups (checked at every
+    evaluation).
+
+    Why not mmpretrain's ``AveragePrecision.calculate``: it ranks images
+    with an unstable ``argsort`` and gives each positive the precision at
+    its own rank, so tied scores (common with saturated sigmoids or
+    quantised logits) get an arbitrary, order-dependent AP. Here tied
+    images form one threshold, as in sklearn, and the result is
+    deterministic. Without ties both agree.
+
+    Scores are used as given (``pred_score``: raw logits or sigmoids give
+    the same AP). Softmax-over-classes scores are not a multi-label
+    protocol; a warning is logged when every score row sums to 1.
+
+    Classes with no positive in the evaluation set (``empty_class``):
+    ``'exclude'`` (default) leaves them out of every mean and lists them;
+    ``'zero'`` gives them AP 0, like sklearn and mmpretrain.
+
+    Args:
+        class_stats (str | dict, optional): Training statistics, any source
+            accepted by :func:`mmltml.datasets.load_class_stats`, e.g.
+            ``dict(ann_file='data/coco/coco_lt_train.txt',
+            label_file='data/coco/coco_labels.txt')`` or a JSON path.
+        class_freq (Sequence[int], optional): Training frequencies, instead
+            of ``class_stats``.
+        head_thr (int): Head threshold. Defaults to 100.
+        tail_thr (int): Tail threshold. Defaults to 20.
+        empty_class (str): ``'exclude'`` or ``'zero'``. Defaults to
+            ``'exclude'``.
+        dump_dir (str, optional): Folder for the per-class APs (and plot),
+            overwritten at each evaluation; ``'auto'`` uses the folder of
+            the current log file (``work_dir/<timestamp>``). Defaults to
+            None (no dump).
+        dump_format (str): ``'csv'`` or ``'json'``. Defaults to ``'csv'``.
+        plot (bool): Also save a PNG of per-class AP against training
+            frequency in ``dump_dir``. Defaults to False.
+        collect_device (str): ``'cpu'`` or ``'gpu'``. Defaults to ``'cpu'``.
+        prefix (str, optional): Key prefix; defaults to ``'lt'``.
+
+    Examples:
+        >>> val_evaluator = dict(
+        ...     type='GroupMAP',
+        ...     class_stats=dict(ann_file='data/coco/coco_lt_train.txt',
+        ...                      label_file='data/coco/coco_labels.txt'))
+        >>> # results: {'lt/mAP': ..., 'lt/mAP_head': ...,
+        >>> #           'lt/mAP_medium': ..., 'lt/mAP_tail': ...}
+        >>> import torch
+        >>> metric = GroupMAP(class_freq=[150, 50, 5])
+        >>> pred = torch.tensor([[.9, .1, .2], [.2, .8, .1], [.3, .2, .7]])
+        >>> target = torch.eye(3)
+        >>> metric.compute_metrics([
+        ...     dict(pred_score=p, gt_score=t) for p, t in zip(pred, target)])
+        {'mAP': 100.0, 'mAP_head': 100.0, 'mAP_medium': 100.0, 'mAP_tail': 100.0}
+    """  # noqa: E501
+
+    default_prefix: Optional[str] = 'lt'
+
+    def __init__(self,
+                 class_stats: Union[str, dict, None] = None,
+                 class_freq: Optional[Sequence[int]] = None,
+                 head_thr: int = 100,
+                 tail_thr: int = 20,
+                 empty_class: str = 'exclude',
+                 dump_dir: Optional[str] = None,
+                 dump_format: str = 'csv',
+                 plot: bool = False,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if (class_stats is None) == (class_freq is None):
+            raise ValueError('GroupMAP needs exactly one of class_stats and '
+                             'class_freq (training class frequencies)')
+        if empty_class not in EMPTY_CLASS_POLICIES:
+            raise ValueError(f'empty_class must be one of '
+                             f'{EMPTY_CLASS_POLICIES}, got {empty_class!r}')
+        if dump_format not in ('csv', 'json'):
+            raise ValueError(f"dump_format must be 'csv' or 'json', got "
+                             f'{dump_format!r}')
+        if plot and dump_dir is None:
+            raise ValueError('plot=True needs a dump_dir')
+        source = class_stats if class_freq is None else dict(
+            class_freq=class_freq)
+        self.stats = load_class_stats(source, None, head_thr, tail_thr)
+        self.empty_class = empty_class
+        self.dump_dir = dump_dir
+        self.dump_format = dump_format
+        self.plot = plot
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        """Store the scores and the multi-hot targets of a batch.
+
+        Args:
+            data_batch: A batch of data from the dataloader (unused).
+            data_samples (Sequence[dict]): Model outputs with
+                ``pred_score`` and ``gt_score`` or ``gt_label``.
+        """
+        for sample in data_samples:
+            pred = sample['pred_score'].detach().cpu()
+            if 'gt_score' in sample:
+                target = sample['gt_score'].detach().cpu()
+            else:
+                target = label_to_onehot(sample['gt_label'], pred.numel())
+            self.results.append(dict(pred_score=pred, gt_score=target))
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        """Compute total and group mAP (in %) from the collected results.
+
+        Args:
+            results (list[dict]): ``pred_score`` / ``gt_score`` per image,
+                from all ranks.
+
+        Returns:
+            dict[str, float]: ``mAP``, ``mAP_head``, ``mAP_medium`` and
+            ``mAP_tail``; NaN for a group without evaluable classes.
+        """
+        pred = torch.stack([r['pred_score'] for r in results]).double()
+        target = torch.stack([r['gt_score'] for r in results])
+        num_classes = self.stats['num_classes']
+        if pred.shape[1] != num_classes:
+            raise ValueError(f'scores have {pred.shape[1]} classes but the '
+                             f'class statistics have {num_classes}')
+        self._warn_if_softmax(pred)
+        num_pos = (target > 0).sum(0).numpy()
+        ap = classwise_average_precision(pred.numpy(), target.numpy())
+        if self.empty_class == 'zero':
+            ap = np.nan_to_num(ap, nan=0.0)
+        metrics = self._group_means(ap * 100)
+        self._log_table(metrics, ap, num_pos)
+        if self.dump_dir is not None:
+            self._dump(ap, num_pos)
+        return metrics
+
+    def _group_means(self, ap: np.ndarray) -> Dict[str, float]:
+        """Mean AP over all classes and per group, NaN APs left out."""
+        metrics = {'mAP': _nanmean(ap)}
+        weighted, count = 0.0, 0
+        for name in GROUP_NAMES:
+            group_ap = ap[self.stats['groups'][name]]
+            metrics[f'mAP_{name}'] = _nanmean(group_ap)
+            n = int(np.isfinite(group_ap).sum())
+            weighted += metrics[f'mAP_{name}'] * n if n else 0.0
+            count += n
+        if count and not np.isclose(weighted / count, metrics['mAP']):
+            raise RuntimeError('total mAP differs from the count-weighted '
+                               'mean of the group mAPs')
+        return metrics
+
+    def _warn_if_softmax(self, pred: torch.Tensor) -> None:
+        if pred.shape[1] > 1 and bool(
+                torch.allclose(pred.sum(1), torch.ones_like(pred[:, 0]))):
+            print_log(
+                'GroupMAP: every score row sums to 1; softmax-over-classes '
+                'scores are not valid for multi-label AP, use logits or '
+                'sigmoids',
+                logger='current',
+                level=logging.WARNING)
+
+    def _log_table(self, metrics: Dict[str, float], ap: np.ndarray,
+                   num_pos: np.ndarray) -> None:
+        """Print classes per group, evaluated classes and mAP."""
+        thr = self.stats['thresholds']
+        rules = {
+            'head': f'n>={thr["head"]}',
+            'medium': f'{thr["tail"]}<=n<{thr["head"]}',
+            'tail': f'n<{thr["tail"]}'
+        }
+        lines = [
+            f'{"group":<8}{"rule":<12}{"classes":>8}{"evaluated":>10}'
+            f'{"mAP":>8}'
+        ]
+        for name in GROUP_NAMES:
+            idx = self.stats['groups'][name]
+            n_eval = int(np.isfinite(ap[idx]).sum())
+            lines.append(f'{name:<8}{rules[name]:<12}{len(idx):>8}'
+                         f'{n_eval:>10}{metrics[f"mAP_{name}"]:>8.2f}')
+        lines.append(f'{"total":<8}{"":<12}{len(ap):>8}'
+                     f'{int(np.isfinite(ap).sum()):>10}'
+                     f'{metrics["mAP"]:>8.2f}')
+        empty = [self._class_names()[i] for i in np.flatnonzero(num_pos == 0)]
+        if empty:
+            policy = ('excluded from the means'
+                      if self.empty_class == 'exclude' else 'counted as AP 0')
+            lines.append(f'{len(empty)} classes without positives in the '
+                         f'evaluation set, {policy}: {empty}')
+        print_log('Group mAP (%):\n' + '\n'.join(lines), logger='current')
+
+    def _class_names(self) -> List[str]:
+        names = (self.dataset_meta or {}).get('classes') or \
+            self.stats['classes']
+        if names is None or len(names) != self.stats['num_classes']:
+            return [str(i) for i in range(self.stats['num_classes'])]
+        return list(names)
+
+    def _resolve_dump_dir(self) -> str:
+        if self.dump_dir != 'auto':
+            return self.dump_dir
+        for handler in MMLogger.get_current_instance().handlers:
+            if isinstance(handler, logging.FileHandler):
+                return osp.dirname(handler.baseFilename)
+        return '.'
+
+    def _dump(self, ap: np.ndarray, test_pos: np.ndarray) -> None:
+        """Write per-class AP (and optionally the plot) to the dump dir."""
+        out_dir = self._resolve_dump_dir()
+        os.makedirs(out_dir, exist_ok=True)
+        group_of = {
+            i: g
+            for g, idx in self.stats['groups'].items()
+            for i in idx
+        }
+        rows = [
+            dict(
+                index=i,
+                name=name,
+                group=group_of[i],
+                train_freq=self.stats['class_freq'][i],
+                test_pos=int(test_pos[i]),
+                ap=None if np.isnan(ap[i]) else round(float(ap[i]) * 100, 4))
+            for i, name in enumerate(self._class_names())
+        ]
+        path = osp.join(out_dir, f'per_class_ap.{self.dump_format}')
+        with open(path, 'w', newline='', encoding='utf-8') as f:
+            if self.dump_format == 'json':
+                json.dump(rows, f, indent=1)
+            else:
+                writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+                writer.writeheader()
+                writer.writerows(rows)
+        if self.plot:
+            _plot_ap_vs_freq(rows, osp.join(out_dir, 'per_class_ap.png'))
+        print_log(
+            f'GroupMAP: per-class AP written to {path}', logger='current')
+
+
+def _nanmean(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float('nan')
+
+
+def _plot_ap_vs_freq(rows: List[dict], path: str) -> None:
+    """Scatter per-class AP against training frequency (log x axis)."""
+    from matplotlib.figure import Figure  # Agg canvas, no pyplot state
+
+    fig = Figure(figsize=(7, 4.5))
+    ax = fig.subplots()
+    for group, color in zip(GROUP_NAMES,
+                            ('tab:blue', 'tab:orange', 'tab:red')):
+        pts = [(r['train_freq'], r['ap']) for r in rows
+               if r['group'] == group and r['ap'] is not None]
+        if pts:
+            ax.scatter(*zip(*pts), s=14, color=color, label=group)
+    ax.set_xscale('symlog', linthresh=1)
+    ax.set_xlabel('training images of the class')
+    ax.set_ylabel('AP (%)')
+    ax.set_ylim(0, 100)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)

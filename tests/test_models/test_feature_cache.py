@@ -1,0 +1,146 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""The image-feature cache is exact: cached steps give the same features,
+logits and losses as the image pipeline."""
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.dataset import default_collate
+from mmpretrain.registry import DATASETS, MODELS
+
+import mmltml  # noqa: F401
+from mmltml.datasets.cached_feature_dataset import _interleave
+from mmltml.engine.hooks import FeatureCacheHook
+from tests._tiny_setup import TINY_CLIP_224, make_ltml_subset
+
+CLIP_MEAN = [122.770938, 116.7460125, 104.09373615]
+CLIP_STD = [68.5005327, 66.6321579, 70.32316305]
+
+
+def pipeline(flip_prob=0.5, extra=()):
+    return [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=(224, 224), backend='pillow',
+             interpolation='bicubic'), *extra,
+        dict(type='RandomFlip', prob=flip_prob, direction='horizontal'),
+        dict(type='PackInputs', algorithm_keys=['caption']),
+    ]
+
+
+@pytest.fixture(scope='module')
+def voc_root(tmp_path_factory, ltml_dir):
+    root = str(tmp_path_factory.mktemp('ltml'))
+    return make_ltml_subset(root, ltml_dir, 'voc')
+
+
+def build_dataset(voc_root, **kwargs):
+    return DATASETS.build(dict(
+        type='CachedFeatureDataset',
+        dataset=dict(type='VOCLTDataset', data_root=voc_root, split='train',
+                     with_captions=True,
+                     pipeline=kwargs.pop('pipeline', pipeline())),
+        **kwargs))
+
+
+@pytest.fixture(scope='module')
+def model():
+    torch.manual_seed(0)
+    return MODELS.build(dict(
+        type='CLIPPromptClassifier',
+        data_preprocessor=dict(num_classes=20, mean=CLIP_MEAN, std=CLIP_STD,
+                               to_rgb=True, to_onehot=True),
+        backbone=dict(type='CLIPPromptBackbone', classnames='voc-lt',
+                      clip_model_cfg=TINY_CLIP_224,
+                      prompt_learner=dict(n_ctx=2)),
+        head=dict(type='CLIPPromptHead',
+                  loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
+                  cse_loss=dict(type='CSELoss', class_freq=[5] * 20)))).eval()
+
+
+def fill(dataset, model):
+    runner = SimpleNamespace(model=model,
+                             train_dataloader=SimpleNamespace(dataset=dataset))
+    FeatureCacheHook().before_train(runner)
+    return dataset
+
+
+def image_batch(dataset, indices, flip):
+    view = dataset._view_pipeline(flip)
+    return default_collate(
+        [view(dataset.get_data_info(i)) for i in indices])
+
+
+def test_cached_features_equal_encoder_output(voc_root, model):
+    dataset = fill(build_dataset(voc_root), model)
+    assert dataset.cached and dataset.features.shape[1] == 2
+    indices = [0, 3, len(dataset) - 1]
+    for flip in (False, True):
+        batch = model.data_preprocessor(image_batch(dataset, indices, flip))
+        expected = model.backbone.clip.encode_image(batch['inputs'])
+        torch.testing.assert_close(dataset.features[indices, int(flip)],
+                                   expected, atol=1e-5, rtol=1e-5)
+
+
+def test_cached_step_equals_image_step(voc_root, model):
+    dataset = fill(build_dataset(voc_root), model)
+    torch.manual_seed(1)
+    import numpy as np
+    np.random.seed(3)
+    cached = default_collate([dataset[i] for i in range(6)])
+    flips = [s.flip for s in cached['data_samples']]
+    assert len(set(flips)) == 2  # both views were served
+    images = default_collate([
+        dataset._view_pipeline(f)(dataset.get_data_info(i))
+        for i, f in enumerate(flips)
+    ])
+    results = []
+    for batch in (cached, images):
+        data = model.data_preprocessor(batch, True)
+        feats = model.extract_feat(data['inputs'])
+        results.append((model.head(feats),
+                        model.loss(data['inputs'], data['data_samples'])))
+    torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5,
+                               rtol=1e-5)
+    for key in ('loss_cls', 'loss_cse'):
+        torch.testing.assert_close(results[0][1][key], results[1][1][key],
+                                   atol=1e-6, rtol=1e-5)
+    assert cached['data_samples'][0].caption == \
+        images['data_samples'][0].caption
+
+
+def test_random_pipeline_is_served_uncached(voc_root, model):
+    crop = dict(type='RandomResizedCrop', scale=224, backend='pillow')
+    dataset = fill(build_dataset(voc_root, pipeline=pipeline(extra=[crop])),
+                   model)
+    assert not dataset.enable and not dataset.cached
+    assert dataset[0]['inputs'].dim() == 3  # an image
+
+
+def test_disk_cache_key_follows_weights_and_pipeline(voc_root, model,
+                                                      tmp_path):
+    first = fill(build_dataset(voc_root, cache_dir=str(tmp_path)), model)
+    assert len(list(tmp_path.iterdir())) == 1
+    again = fill(build_dataset(voc_root, cache_dir=str(tmp_path)), model)
+    torch.testing.assert_close(again.features, first.features)
+    assert len(list(tmp_path.iterdir())) == 1  # reused, not rebuilt
+
+    no_flip = build_dataset(voc_root, cache_dir=str(tmp_path),
+                            pipeline=pipeline(flip_prob=0.0))
+    fill(no_flip, model)
+    assert no_flip.features.shape[1] == 1
+    with torch.no_grad():
+        model.backbone.clip.visual.attnpool.c_proj.bias.add_(1.0)
+    try:
+        changed = fill(build_dataset(voc_root, cache_dir=str(tmp_path)),
+                       model)
+    finally:
+        with torch.no_grad():
+            model.backbone.clip.visual.attnpool.c_proj.bias.sub_(1.0)
+    assert len(list(tmp_path.iterdir())) == 3
+    assert not torch.allclose(changed.features, first.features)
+
+
+def test_interleave_undoes_rank_sharding():
+    full = torch.arange(14.).view(7, 2)
+    shards = [full[r::3] for r in range(3)]
+    torch.testing.assert_close(_interleave(shards, 7), full)

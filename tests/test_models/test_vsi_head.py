@@ -1,0 +1,329 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""CPRFL's VSI head against hand-written math and a tiny open_clip model."""
+import math
+
+import numpy as np
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+import mmltml  # noqa: F401
+from mmltml.models.utils.clip_loader import build_clip_and_tokenizer
+from mmltml.models.utils.vsi_block import VSIBlock
+
+TINY_CLIP = dict(
+    embed_dim=32,
+    vision_cfg=dict(layers=(1, 1, 1, 1), width=16, image_size=32),
+    text_cfg=dict(
+        context_length=16, vocab_size=49408, width=32, heads=2, layers=1))
+NAMES = ['cat', 'traffic_light', 'teddy bear']
+BCE = dict(type='CrossEntropyLoss', use_sigmoid=True)
+SMALL = dict(embed_dims=64, num_heads=2, head_dims=16, mlp_dims=48)
+
+
+def build_head(num_classes=3, in_channels=24, text_dims=20, seed=0, **kwargs):
+    torch.manual_seed(seed)
+    cfg = dict(
+        type='VSIHead',
+        num_classes=num_classes,
+        in_channels=in_channels,
+        loss=BCE,
+        **SMALL)
+    if 'text_embeds' not in kwargs and 'clip_model_cfg' not in kwargs:
+        cfg['text_embeds'] = torch.randn(num_classes, text_dims)
+    cfg.update(kwargs)
+    return MODELS.build(cfg)
+
+
+def samples(labels):
+    return [DataSample().set_gt_label(label) for label in labels]
+
+
+# --------------------------------------------------------------------------
+# The VSI block written out by hand (float64).
+
+
+def layer_norm(x, weight, bias, eps=1e-5):
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean)**2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * weight + bias
+
+
+def gelu(x):
+    return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+
+def manual_vsi(sd, tokens, heads, head_dims, residual=False):
+    """Pre-norm attention + FFN; rows of to_qkv are [q; k; v]."""
+    batch, num, _ = tokens.shape
+    x = layer_norm(tokens, sd['norm1.weight'], sd['norm1.bias'])
+    q, k, v = (x @ sd['to_qkv.weight'].T).chunk(3, dim=-1)
+    q, k, v = (t.reshape(batch, num, heads, head_dims) for t in (q, k, v))
+    logits = torch.einsum('bqhc,bkhc->bhqk', q, k) / math.sqrt(head_dims)
+    attn = logits.softmax(dim=-1)
+    out = torch.einsum('bhqk,bkhc->bqhc', attn, v).reshape(batch, num, -1)
+    out = out @ sd['to_out.0.weight'].T + sd['to_out.0.bias']
+    if residual:
+        out = out + tokens
+    y = layer_norm(out, sd['norm2.weight'], sd['norm2.bias'])
+    y = gelu(y @ sd['ffn.0.weight'].T + sd['ffn.0.bias'])
+    y = y @ sd['ffn.3.weight'].T + sd['ffn.3.bias']
+    return y + out if residual else y
+
+
+@pytest.mark.parametrize('residual', [False, True])
+def test_vsi_block_equals_manual_math(residual):
+    torch.manual_seed(0)
+    block = VSIBlock(
+        64, num_heads=2, head_dims=16, mlp_dims=48,
+        residual=residual).double().eval()
+    for param in block.parameters():  # non-trivial LayerNorm affine too
+        param.data.normal_(0, 0.2)
+    tokens = torch.randn(2, 9, 64, dtype=torch.float64)
+    expected = manual_vsi(block.state_dict(), tokens, 2, 16, residual)
+    torch.testing.assert_close(block(tokens), expected)
+    torch.testing.assert_close(block(tokens, num_queries=3), expected[:, -3:])
+
+
+def test_vsi_block_has_no_residual_by_default():
+    block = VSIBlock(8, num_heads=1, head_dims=4, mlp_dims=8).eval()
+    block.ffn[3].weight.data.zero_()  # zero FFN output -> zero output
+    block.ffn[3].bias.data.zero_()
+    assert block(torch.randn(1, 5, 8)).abs().max() == 0
+
+
+def test_head_equals_manual_cprfl():
+    head = build_head(in_channels=24).double().eval()
+    feat = torch.randn(2, 24, 3, 4, dtype=torch.float64)
+    sd = head.state_dict()
+    visual = feat.flatten(2).transpose(1, 2) @ sd['phi.weight'].T \
+        + sd['phi.bias']
+    hidden = gelu(sd['text_embeds'] @ sd['prompt_init.0.weight'].T +
+                  sd['prompt_init.0.bias'])
+    prompts = hidden @ sd['prompt_init.2.weight'].T + sd['prompt_init.2.bias']
+    assert head.prompt_init[0].out_features == 32  # tau * d = 0.5 * 64
+    tokens = torch.cat([visual, prompts.expand(2, -1, -1)], dim=1)
+    vsi_sd = {k[4:]: v for k, v in sd.items() if k.startswith('vsi.')}
+    refined = manual_vsi(vsi_sd, tokens, 2, 16)[:, -3:]
+    expected = torch.einsum('bcd,cd->bc', refined, prompts)
+    torch.testing.assert_close(head((feat, )), expected)
+
+
+# --------------------------------------------------------------------------
+# Query modes, input layouts, batch of one.
+
+
+@pytest.mark.parametrize('residual', [False, True])
+@pytest.mark.parametrize('batch', [1, 3])
+def test_prompt_queries_equal_all_queries(residual, batch):
+    fast = build_head(residual=residual).eval()
+    full = build_head(residual=residual, query_mode='all').eval()
+    full.load_state_dict(fast.state_dict())
+    feat = torch.randn(batch, 24, 5, 5)
+    scores = fast((feat, ))
+    assert scores.shape == (batch, 3)
+    torch.testing.assert_close(scores, full((feat, )), atol=1e-5, rtol=1e-5)
+
+
+def test_token_maps_equal_feature_maps():
+    head = build_head().eval()
+    feat = torch.randn(2, 24, 4, 3)
+    tokens = feat.flatten(2).transpose(1, 2)  # ViT-style [B, N, C]
+    torch.testing.assert_close(head((tokens, )), head((feat, )))
+    # Only the last stage is used.
+    torch.testing.assert_close(
+        head((torch.randn(2, 7), tokens)), head((feat, )))
+    assert head.pre_logits((tokens, )).shape == (2, 3, 64)
+    with pytest.raises(ValueError, match='feature maps'):
+        head((torch.randn(2, 24), ))
+
+
+def test_batch_of_one_loss_and_predict():
+    head = build_head()
+    feat = (torch.randn(1, 24, 2, 2), )
+    assert head(feat).shape == (1, 3)
+    loss = head.loss(feat, samples([[0, 2]]))['loss']
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    head.eval()
+    pred = head.predict(feat)
+    assert len(pred) == 1 and pred[0].pred_score.shape == (3, )
+
+
+# --------------------------------------------------------------------------
+# Dual-path gradients.
+
+
+def pi_grads(**kwargs):
+    head = build_head(**kwargs).eval()  # no dropout: identical forwards
+    torch.manual_seed(1)
+    feat = (torch.randn(2, 24, 3, 3), )
+    head.loss(feat, samples([[0], [1, 2]]))['loss'].backward()
+    return head, [p.grad.clone() for p in head.prompt_init.parameters()]
+
+
+def test_prompt_gradients_sum_over_both_paths():
+    _, full = pi_grads()
+    cls_cut, through_vsi = pi_grads(no_cls_grad=True)
+    feat_cut, through_classifier = pi_grads(no_feature_grad=True)
+    for g_full, g_vsi, g_cls in zip(full, through_vsi, through_classifier):
+        assert g_vsi.abs().max() > 0 and g_cls.abs().max() > 0
+        assert not torch.allclose(g_vsi, g_full)
+        torch.testing.assert_close(g_vsi + g_cls, g_full)
+    # Cutting the feature path also stops every gradient into phi and VSI.
+    assert feat_cut.phi.weight.grad is None
+    assert all(p.grad is None for p in feat_cut.vsi.parameters())
+    assert cls_cut.phi.weight.grad.abs().max() > 0
+
+
+# --------------------------------------------------------------------------
+# Text embeddings.
+
+
+@pytest.fixture(scope='module')
+def tiny_clip(tmp_path_factory):
+    """Weights file of a tiny open_clip model and the model itself."""
+    torch.manual_seed(0)
+    clip, tokenizer = build_clip_and_tokenizer(model_cfg=TINY_CLIP)
+    path = tmp_path_factory.mktemp('clip') / 'tiny_clip.pth'
+    torch.save(clip.state_dict(), path)
+    return str(path), clip, tokenizer
+
+
+def clip_head(tiny_clip, **kwargs):
+    cfg = dict(
+        classnames=NAMES,
+        clip_model_cfg=TINY_CLIP,
+        clip_pretrained=tiny_clip[0],
+        in_channels=24)
+    cfg.update(kwargs)
+    return build_head(**cfg)
+
+
+def test_text_embeds_equal_open_clip_encode_text(tiny_clip):
+    _, clip, tokenizer = tiny_clip
+    head = clip_head(tiny_clip)
+    prompts = [
+        'a photo of a cat.', 'a photo of a traffic light.',
+        'a photo of a teddy bear.'
+    ]
+    with torch.no_grad():
+        expected = clip.encode_text(tokenizer(prompts), normalize=False)
+    torch.testing.assert_close(head.text_embeds, expected)
+    assert head.text_dims == 32 and not head.text_embeds.requires_grad
+    # A persistent buffer, no CLIP weights in the head or its checkpoint.
+    state = head.state_dict()
+    assert 'text_embeds' in state and not hasattr(head, 'text_encoder')
+    assert all(
+        k.split('.')[0] in ('text_embeds', 'phi', 'prompt_init', 'vsi')
+        for k in state)
+    other = build_head(text_dims=32)
+    other.load_state_dict(state)
+    torch.testing.assert_close(other.text_embeds, expected)
+
+
+def test_text_embeds_from_preset_classnames(tiny_clip):
+    _, clip, tokenizer = tiny_clip
+    head = clip_head(
+        tiny_clip, classnames='voc-lt', num_classes=20, template='{}')
+    with torch.no_grad():
+        expected = clip.encode_text(tokenizer(['aeroplane', 'bicycle']))
+    torch.testing.assert_close(head.text_embeds[:2], expected)
+
+
+def test_text_embeds_from_files(tmp_path):
+    embeds = torch.randn(3, 20)
+    torch.save(embeds, tmp_path / 'e.pt')
+    np.save(tmp_path / 'e.npy', embeds.numpy())
+    for name in ('e.pt', 'e.npy'):
+        head = build_head(
+            text_embeds=None, text_embeds_file=str(tmp_path / name))
+        torch.testing.assert_close(head.text_embeds, embeds)
+
+
+def test_trainable_text_encoder(tiny_clip):
+    frozen = clip_head(tiny_clip).eval()
+    head = clip_head(
+        tiny_clip,
+        text_encoder_trainable=True,
+        init_cfg=dict(type='Normal', layer='Linear', std=0.01)).eval()
+    assert head.text_encoder.clip.visual is None
+    assert 'text_embeds' not in head.state_dict()
+    clip_before = {
+        k: v.clone()
+        for k, v in head.text_encoder.state_dict().items()
+    }
+    phi_before = head.phi.weight.clone()
+    head.init_weights()
+    for key, value in head.text_encoder.state_dict().items():
+        torch.testing.assert_close(value, clip_before[key])
+    assert not torch.equal(head.phi.weight, phi_before)
+    # Same weights -> same scores as the frozen-buffer head.
+    frozen.load_state_dict(head.state_dict(), strict=False)
+    feat = (torch.randn(2, 24, 2, 2), )
+    torch.testing.assert_close(head(feat), frozen(feat))
+    head.loss(feat, samples([[0], [2]]))['loss'].backward()
+    trainable = [p for p in head.text_encoder.parameters() if p.requires_grad]
+    assert trainable and all(p.grad is not None for p in trainable)
+    assert head.text_encoder.clip.token_embedding.weight.grad.abs().max() > 0
+
+
+def test_invalid_arguments():
+    with pytest.raises(ValueError, match='class names'):
+        build_head(
+            text_embeds=None,
+            classnames=['a', 'b'],
+            clip_model_cfg=TINY_CLIP,
+            clip_pretrained=None)
+    with pytest.raises(ValueError, match='shape'):
+        build_head(text_embeds=torch.randn(4, 20))
+    with pytest.raises(ValueError, match='query_mode'):
+        build_head(query_mode='cls')
+    with pytest.raises(ValueError, match='do not pass'):
+        build_head(text_encoder_trainable=True)
+
+
+# --------------------------------------------------------------------------
+# Inside an mmpretrain ImageClassifier.
+
+
+def test_image_classifier_train_step_reduces_loss():
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='ImageClassifier',
+            backbone=dict(
+                type='ResNet',
+                depth=18,
+                stem_channels=8,
+                base_channels=8,
+                out_indices=(3, )),
+            head=dict(
+                type='VSIHead',
+                num_classes=3,
+                in_channels=64,
+                text_embeds=torch.randn(3, 20),
+                loss=dict(
+                    type='AsymmetricLoss',
+                    gamma_pos=0.0,
+                    gamma_neg=4.0,
+                    clip=0.05),
+                **SMALL),
+            data_preprocessor=dict(
+                num_classes=3,
+                mean=[127.5] * 3,
+                std=[64.0] * 3,
+                to_onehot=True)))
+    optim = OptimWrapper(torch.optim.AdamW(model.parameters(), lr=1e-3))
+    data = dict(
+        inputs=[
+            torch.randint(0, 256, (3, 64, 64), dtype=torch.uint8)
+            for _ in range(4)
+        ],
+        data_samples=samples([[0], [1, 2], [2], [0, 1]]))
+    losses = [model.train_step(data, optim)['loss'].item() for _ in range(8)]
+    assert losses[-1] < 0.5 * losses[0]
+    model.eval()
+    preds = model.val_step(data)
+    assert preds[0].pred_score.shape == (3, )
