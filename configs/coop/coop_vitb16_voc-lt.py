@@ -2,4 +2,4 @@
 # learner and classification loss as LMPT, without the CSE loss.
 _base_ = '../lmpt/lmpt_vitb16_voc-lt.py'
 model = dict(head=dict(cse_loss=None))
-train_dataloader = dict(dataset=dict(with_captions=False))
+train_dataloader = dict(dataset=dict(dataset=dict(with_captions=False)))

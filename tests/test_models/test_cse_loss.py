@@ -10,7 +10,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import mmltml  # noqa: F401  (registers the losses)
 from mmltml.models.losses import CSELoss
 
 COCO_FREQ = [
@@ -94,12 +93,11 @@ SWITCHES = [(False, False), (True, False), (True, True), (False, True)]
 @pytest.mark.parametrize('position_reduction', ['mean', 'sum'])
 def test_matches_reference(kind, switches, position_reduction):
     soft_margin, reweight = switches
-    eta, gamma = 1.7, 0.8
-    # a margin that keeps a mix of active and inactive hinges
-    margin = 0.9 if position_reduction == 'mean' or kind == 'embedding' \
-        else 5.0
-    if position_reduction == 'sum' and kind != 'embedding':
-        eta = 9.0
+    gamma = 0.8
+    # margins that keep a mix of active and inactive hinges; a summed token
+    # distance is about L times a mean one
+    token_sum = position_reduction == 'sum' and kind != 'embedding'
+    margin, eta = (5.0, 9.0) if token_sum else (0.9, 1.7)
     loss_fn = CSELoss(class_freq=FREQ, soft_margin=soft_margin, eta=eta,
                       margin=margin, reweight=reweight, gamma=gamma,
                       position_reduction=position_reduction,

@@ -15,7 +15,6 @@ import math
 import pytest
 import torch
 
-import mmltml  # noqa: F401  (registers the losses)
 from mmltml.models.losses import DB_LOSS_PRESETS, DBLoss
 from mmltml.models.losses.db_loss import ntr_init_bias, rebalance_weight
 
@@ -209,6 +208,16 @@ def test_preset_overrides_and_defaults():
     assert loss_fn.reweight_func is None
     assert loss_fn.map_param == dict(alpha=0.1, beta=10.0, gamma=0.2)
     assert DB_LOSS_PRESETS == before  # presets are never mutated
+    # nested ConfigDicts from a config file behave like dicts
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    cfg = Config(dict(loss=dict(type='DBLoss', preset='db_focal_voc_lt',
+                                focal=dict(balance_param=1.0),
+                                logit_reg=None, class_freq=FREQ)))
+    built = MODELS.build(cfg.loss)
+    assert built.focal == dict(focal=True, gamma=2, balance_param=1.0)
+    assert built.logit_reg == {} and built.train_num is None
+    assert built.map_param == dict(alpha=0.1, beta=10.0, gamma=0.3)
     base = DBLoss()
     assert base.reweight_func is None and base.logit_reg == {}
     assert base.focal == dict(focal=True, gamma=2, balance_param=2.0)

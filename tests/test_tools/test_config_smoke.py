@@ -36,8 +36,11 @@ def test_train_then_test(workspace, tmp_path, base):
     work_dir = str(tmp_path / 'work')
     proc = run_tool([osp.join(TOOLS, 'train.py'), cfg, '--work-dir',
                      work_dir], workspace)
-    _metric(proc.stdout + proc.stderr)
-    assert 'loss' in proc.stdout + proc.stderr
+    out = proc.stdout + proc.stderr
+    _metric(out)
+    assert 'loss' in out
+    # frozen CLIP + deterministic pipelines: cached features are served
+    assert 'Cached 2 view(s)' in out and 'Cached 1 view(s)' in out
     proc = run_tool([osp.join(TOOLS, 'test.py'), cfg,
                      osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
                      work_dir], workspace)
@@ -61,4 +64,5 @@ def test_lmpt_dist_train_two_processes(workspace, tmp_path):
                     port=free_port())
     out = proc.stdout + proc.stderr
     assert 'GPU number: 2' in out
+    assert 'Cached 2 view(s)' in out
     _metric(out)

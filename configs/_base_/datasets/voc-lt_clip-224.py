@@ -31,26 +31,36 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# The image encoder is frozen and the pipelines are deterministic up to the
+# flip, so the datasets serve cached image features (both flips), computed
+# once by FeatureCacheHook with the model's own encoder: exact, and no image
+# is decoded after the first pass. Switch off with `enable=False`; keep a
+# disk copy with `cache_dir=...`.
 train_dataloader = dict(
     batch_size=64,
     num_workers=4,
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='train',
-        with_captions=True,
-        pipeline=train_pipeline),
+        type='CachedFeatureDataset',
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            split='train',
+            with_captions=True,
+            pipeline=train_pipeline)),
     sampler=dict(type='DefaultSampler', shuffle=True))
 val_dataloader = dict(
     batch_size=128,
     num_workers=4,
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        split='test',
-        pipeline=test_pipeline),
+        type='CachedFeatureDataset',
+        dataset=dict(
+            type=dataset_type,
+            data_root=data_root,
+            split='test',
+            pipeline=test_pipeline)),
     sampler=dict(type='DefaultSampler', shuffle=False))
 test_dataloader = val_dataloader
+custom_hooks = [dict(type='FeatureCacheHook')]
 
 # The official protocol has no val split: the "val" loop evaluates the test
 # split and the reported number is the last epoch's (no model selection).
