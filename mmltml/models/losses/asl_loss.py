@@ -73,8 +73,8 @@ def cprfl_asymmetric_loss(pred: torch.Tensor,
 
 @MODELS.register_module()
 class CPRFLAsymmetricLoss(nn.Module):
-    r"""ASL exactly as CPRFL trains with it (official ``AsymmetricLossOptimized``
-    with a mean reduction).
+    r"""ASL exactly as CPRFL trains with it: the official
+    ``AsymmetricLossOptimized`` with a mean reduction.
 
     Differences from mmpretrain's ``AsymmetricLoss`` (same equation):
 
@@ -107,7 +107,8 @@ class CPRFLAsymmetricLoss(nn.Module):
             for autograd. Defaults to True.
         reduction (str): 'mean' (over B x C, default), 'sum' or 'none'.
         use_avg_factor (bool): Honour ``avg_factor`` as mmpretrain does
-            (``sum / avg_factor`` for 'mean'). Defaults to False.
+            (``sum / avg_factor`` for 'mean'; an error with 'sum', as in
+            mmpretrain). Defaults to False.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
     """
 

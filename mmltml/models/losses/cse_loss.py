@@ -6,10 +6,11 @@ For image k with caption embedding :math:`t_k` and class prompt embedding
 
 .. math::
 
-    \Delta_{ki} = 1 - \cos(t_k, o_i)                               \\
-    \tilde\mu_i = \eta\, n_i^{-1/4}      \quad\text{(class-aware soft margin, Eq. 5)} \\
+    \Delta_{ki} = 1 - \cos(t_k, o_i) \\
+    \tilde\mu_i = \eta\, n_i^{-1/4}
+        \quad\text{(class-aware soft margin, Eq. 5)} \\
     w_i = n_i^{-\gamma} / \textstyle\sum_j n_j^{-\gamma}
-                                         \quad\text{(re-weighting)} \\
+        \quad\text{(re-weighting)} \\
     L_{cse} = \frac{1}{B}\sum_k \sum_i \big[ y_{ki} w_i \Delta_{ki}
               + (1 - y_{ki}) \max(0, w_i(\tilde\mu_i - \Delta_{ki})) \big]
               \quad\text{(Eq. 7)}
@@ -43,7 +44,7 @@ def cse_distance(prompt_embeds: torch.Tensor,
                  caption_embeds: torch.Tensor,
                  caption_mask: Optional[torch.Tensor] = None,
                  position_reduction: str = 'mean') -> torch.Tensor:
-    r""":math:`\Delta` [B, C] between captions [B, (L,) D] and prompts [C, (L,) D].
+    r""":math:`\Delta` [B, C] of captions [B, (L,) D] and prompts [C, (L,) D].
 
     The cosine of a zero vector with anything is 0 (vectors are divided by
     ``max(norm, 1e-8)``). ``caption_mask`` [B, L] (bool, True = use the
@@ -74,7 +75,9 @@ def cse_loss(distance: torch.Tensor,
              margin: Union[float, torch.Tensor],
              class_weight: Optional[torch.Tensor] = None,
              reduction: str = 'mean') -> Tuple[torch.Tensor, torch.Tensor]:
-    r"""CSE loss from :math:`\Delta` [B, C], labels [B, C], margin (C,) or float.
+    r"""CSE loss from :math:`\Delta` [B, C], labels [B, C] and margins.
+
+    ``margin`` is a (C,) tensor or a float; ``class_weight`` (C,) or None.
 
     Returns:
         tuple: the loss (per image [B] for ``reduction='none'``) and the

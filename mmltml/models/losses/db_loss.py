@@ -11,7 +11,7 @@ images containing class :math:`i`, :math:`N` the number of training images,
 
 Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
 
-- ``'rebalance'`` (paper Eqs. 2-5, re-balanced weighting): repeat rate
+- ``'rebalance'`` (paper Eqs. 2-5, R-BCE Eq. 6): repeat rate
   :math:`R^k = \sum_j y_{kj} / n_j` (:math:`\propto P^I(x^k)`),
   :math:`r_{ki} = (1/n_i) / R^k` for *every* class (positives and negatives),
   smoothed as :math:`\hat r_{ki} = \alpha + \sigma(\beta (r_{ki} - \mu))`
@@ -26,8 +26,8 @@ Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
 - ``weight_norm``: ``'by_instance'`` divides by each row's maximum,
   ``'by_batch'`` by the batch maximum (no effect without re-weighting).
 
-Negative-tolerant regularisation ``logit_reg=dict(neg_scale=λ,
-init_bias=κ)`` (paper Eqs. 6-8, NTR), in the code's convention:
+Negative-tolerant regularisation ``logit_reg=dict(neg_scale=lambda,
+init_bias=kappa)`` (paper Eqs. 7-8, NTR), in the code's convention:
 :math:`b_i = -(\kappa/\lambda)\log(N/n_i - 1) = (\kappa/\lambda)
 \mathrm{logit}(p_i)`, :math:`s = z + b` (only if ``init_bias`` is a key),
 then (only if ``neg_scale`` is a key) :math:`s' = y s + (1-y) \lambda s` and
@@ -45,8 +45,10 @@ Loss per element, :math:`\ell = \mathrm{BCE}(s', y)`:
   B x C elements; its mean over elements is LMPT's loss.
 
 The modulating factor is not detached (as in the official code). Equation
-numbers follow our reading of the ECCV 2020 paper; the formulas follow the
-official code, which is authoritative here.
+numbers are those of the ECCV 2020 paper as we recall them (not re-checked
+against the PDF here); the formulas follow the official code, which is
+authoritative where the paper differs (e.g. the sign and the 1/lambda of
+the prior bias).
 """
 import copy
 from typing import Dict, Optional, Sequence, Tuple, Union
@@ -312,12 +314,13 @@ def _merge_options(preset: Optional[str], given: dict) -> dict:
                                  f'expected {sorted(options[key])}')
             options[key].update(value)
         elif key == 'logit_reg':
+            value = dict(value or {})
             unknown = set(value) - {'neg_scale', 'init_bias'}
             if unknown:
                 raise ValueError(f'unknown keys {sorted(unknown)} in '
                                  "logit_reg; expected 'neg_scale', "
                                  "'init_bias'")
-            options[key] = dict(value)
+            options[key] = value
         else:
             options[key] = value
     return options
@@ -353,9 +356,11 @@ class DBLoss(nn.Module):
     a whole (its keys switch the parts of NTR on). Without a preset the
     options default to ``focal=dict(focal=True, gamma=2,
     balance_param=2.0)``, ``CB_loss=dict(CB_beta=0.9, CB_mode='average_w')``
-    (both official defaults), ``logit_reg={}`` and ``map_param=dict(alpha=0.1,
-    beta=10.0, gamma=0.2)`` (deliberately not the official defaults, see
-    below), ``reweight_func=None``, ``weight_norm=None``.
+    (both official defaults), ``reweight_func=None``, ``weight_norm=None``,
+    and, deliberately not the official defaults, ``logit_reg={}`` (the
+    official dict(neg_scale=5.0, init_bias=0.1) crashes without
+    re-weighting) and ``map_param=dict(alpha=0.1, beta=10.0, gamma=0.2)``
+    (the COCO-LT values; the official defaults give weights near 10.5).
 
     Config example (COCO-LT DB-Focal, statistics from the train list)::
 
@@ -399,7 +404,7 @@ class DBLoss(nn.Module):
             'CB'.
         focal (dict): ``focal`` (bool), ``gamma``, ``balance_param``.
         logit_reg (dict): NTR; keys ``neg_scale`` (lambda) and/or
-            ``init_bias`` (kappa); ``{}`` disables it.
+            ``init_bias`` (kappa); ``{}`` or None disables it.
         map_param (dict): ``alpha``, ``beta``, ``gamma`` (mu) of 'rebalance'.
         CB_loss (dict): ``CB_beta`` and ``CB_mode`` ('by_class',
             'average_n', 'average_w', 'min_n').
@@ -409,7 +414,8 @@ class DBLoss(nn.Module):
         reduction (str): 'mean' (over the B x C elements, default), 'sum' or
             'none' (the (B, C) element losses).
         use_avg_factor (bool): Honour ``avg_factor`` as mmpretrain does
-            (``sum / avg_factor`` for 'mean'). Defaults to False.
+            (``sum / avg_factor`` for 'mean'; an error with 'sum', as in
+            mmpretrain). Defaults to False.
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
         use_sigmoid (bool): Must be True (accepted so that official configs
             port; the softmax path is not meaningful for multi-label).
