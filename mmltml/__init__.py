@@ -11,10 +11,12 @@ from .utils.compat import (guard_transformers_import, patch_package_utils,
 
 guard_transformers_import()  # must run before mmpretrain is imported
 
-from . import datasets, engine, evaluation, models  # noqa: E402,F401
+from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 patch_package_utils()
 register_checkpoint_loader()
 
-__all__ = ['__version__', 'datasets', 'engine', 'evaluation', 'models']
+__all__ = [
+    '__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models'
+]

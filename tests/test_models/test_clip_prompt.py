@@ -54,7 +54,7 @@ def test_logits_equal_direct_open_clip(class_specific):
 
     clip, learner = model.clip, model.prompt_learner
     assert learner.ctx.shape == ((5, 3, 32) if class_specific else (3, 32))
-    prompts = learner()
+    prompts = learner(clip.token_embedding)
     text = reference_text_features(clip, prompts, learner.tokens)
     image = clip.encode_image(images)
     expected = clip.logit_scale.exp() * F.normalize(image, dim=-1) @ \
@@ -118,16 +118,38 @@ def test_truncation_is_exact_and_shorter():
                                rtol=1e-5)
 
 
-def test_checkpoint_holds_only_prompts_and_reloads():
-    model = backbone(prompt_learner=dict(n_ctx=2))
+def test_random_clip_is_saved_whole():
+    model = backbone(prompt_learner=dict(n_ctx=2))  # no pretrained weights
+    assert 'clip.logit_scale' in model.state_dict()
+
+
+def test_checkpoint_holds_only_prompts_and_reloads(tmp_path):
+    weights = str(tmp_path / 'clip.pth')
+    torch.save(backbone().clip.state_dict(), weights)
+    model = backbone(prompt_learner=dict(n_ctx=2), clip_pretrained=weights)
     state = model.state_dict()
     assert list(state) == ['prompt_learner.ctx']
-    other = backbone(prompt_learner=dict(n_ctx=2))
+    other = backbone(prompt_learner=dict(n_ctx=2), clip_pretrained=weights)
     other.prompt_learner.ctx.data.normal_()
     result = other.load_state_dict(state, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     images = torch.randn(2, 3, 32, 32)
     torch.testing.assert_close(model(images)[1], other(images)[1])
+
+
+def test_prompts_follow_loaded_clip_weights():
+    model = backbone(prompt_learner=dict(ctx_init='a photo of a'))
+    other = backbone(prompt_learner=dict(ctx_init='a photo of a'))
+    with torch.no_grad():  # new CLIP weights, e.g. from a checkpoint
+        other.clip.token_embedding.weight.normal_()
+    model.load_state_dict(other.state_dict())
+    learner = model.prompt_learner
+    prompts = learner(model.clip.token_embedding)
+    expected = other.clip.token_embedding(learner.tokens)
+    n_ctx = learner.n_ctx
+    torch.testing.assert_close(prompts[:, 1 + n_ctx:],
+                               expected[:, 1 + n_ctx:])
+    torch.testing.assert_close(prompts[:, :1], expected[:, :1])
 
 
 def test_caption_cache_hit_after_first_pass():

@@ -1,15 +1,21 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Each config family trains and tests through the tools on CPU, with a
 tiny CLIP and a small subset of the official COCO-LT / VOC-LT lists."""
+import json
 import os.path as osp
 
+import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from tests._tiny_setup import (REPO_ROOT, free_port, make_ltml_subset,
                                run_tool, smoke_config)
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 ONE_EPOCH = dict(train_cfg=dict(max_epochs=1, val_interval=1))
+CLIP_MEAN = np.array([122.770938, 116.7460125, 104.09373615])
+CLIP_STD = np.array([68.5005327, 66.6321579, 70.32316305])
 
 
 @pytest.fixture(scope='module')
@@ -26,21 +32,39 @@ def _metric(output, key='lt/mAP'):
     return lines[-1]
 
 
-@pytest.mark.parametrize('base', [
-    'configs/lmpt/lmpt_vitb16_coco-lt.py',
-    'configs/lmpt/lmpt_vitb16_token-cse_voc-lt.py',
-    'configs/coop/coop_rn50_voc-lt.py',
-])
-def test_train_then_test(workspace, tmp_path, base):
+def _train(workspace, tmp_path, base):
     cfg = smoke_config(str(tmp_path / 'cfg.py'), base, **ONE_EPOCH)
     work_dir = str(tmp_path / 'work')
     proc = run_tool([osp.join(TOOLS, 'train.py'), cfg, '--work-dir',
                      work_dir], workspace)
-    out = proc.stdout + proc.stderr
+    return cfg, work_dir, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope='module')
+def lmpt_run(workspace, tmp_path_factory):
+    return _train(workspace, tmp_path_factory.mktemp('lmpt'),
+                  'configs/lmpt/lmpt_vitb16_coco-lt.py')
+
+
+def test_lmpt_trains_with_cached_features_and_tests(workspace, lmpt_run):
+    cfg, work_dir, out = lmpt_run
     _metric(out)
-    assert 'loss' in out
+    assert 'loss_cse' in out and 'cse_active_neg' in out
     # frozen CLIP + deterministic pipelines: cached features are served
     assert 'Cached 2 view(s)' in out and 'Cached 1 view(s)' in out
+    proc = run_tool([osp.join(TOOLS, 'test.py'), cfg,
+                     osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
+                     work_dir], workspace)
+    _metric(proc.stdout + proc.stderr)
+
+
+@pytest.mark.parametrize('base', [
+    'configs/lmpt/lmpt_vitb16_token-cse_voc-lt.py',
+    'configs/coop/coop_rn50_voc-lt.py',
+])
+def test_train_then_test(workspace, tmp_path, base):
+    cfg, work_dir, out = _train(workspace, tmp_path, base)
+    _metric(out)
     proc = run_tool([osp.join(TOOLS, 'test.py'), cfg,
                      osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
                      work_dir], workspace)
@@ -54,6 +78,44 @@ def test_zero_shot_clip_tests_without_checkpoint(workspace, tmp_path):
     proc = run_tool([osp.join(TOOLS, 'test.py'), cfg, '--work-dir',
                      str(tmp_path / 'work')], workspace)
     _metric(proc.stdout + proc.stderr)
+
+
+def _expected_scores(cfg, ckpt, image_path):
+    """Sigmoid scores computed by hand from the checkpoint's prompts."""
+    import mmltml  # noqa: F401
+    import torch.nn.functional as F
+    from mmengine.config import Config
+    from mmpretrain.registry import MODELS
+    model = MODELS.build(Config.fromfile(cfg).model)
+    state = torch.load(ckpt, weights_only=False)['state_dict']
+    model.load_state_dict(state, strict=False)
+    img = Image.open(image_path).convert('RGB').resize((224, 224),
+                                                       Image.BICUBIC)
+    x = (np.asarray(img, dtype=np.float64) - CLIP_MEAN) / CLIP_STD
+    x = torch.from_numpy(x).float().permute(2, 0, 1)[None]
+    clip = model.backbone.clip
+    with torch.no_grad():
+        text, _ = model.backbone.class_text_features()
+        logits = clip.logit_scale.exp() * F.normalize(
+            clip.encode_image(x), dim=-1) @ F.normalize(text, dim=-1).t()
+    return torch.sigmoid(logits)[0].numpy(), model.backbone.classnames
+
+
+def test_predict_tool_reports_names_and_scores(workspace, lmpt_run,
+                                               monkeypatch):
+    cfg, work_dir, _ = lmpt_run
+    ckpt = osp.join(work_dir, 'epoch_1.pth')
+    with open(osp.join(workspace, 'data/coco/coco_lt_test.txt')) as f:
+        image = osp.join(workspace, 'data/coco', f.readline().split()[0])
+    proc = run_tool([osp.join(TOOLS, 'misc', 'predict.py'), cfg, ckpt,
+                     image, '--topk', '5', '--json'], workspace)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    monkeypatch.chdir(workspace)  # the config's data paths are relative
+    scores, names = _expected_scores(cfg, ckpt, image)
+    order = np.argsort(-scores, kind='stable')[:5]
+    assert [p[0] for p in result['predictions']] == [names[i] for i in order]
+    np.testing.assert_allclose([p[1] for p in result['predictions']],
+                               scores[order], atol=1e-4)
 
 
 def test_lmpt_dist_train_two_processes(workspace, tmp_path):

@@ -41,8 +41,10 @@ class CLIPPromptBackbone(BaseModule):
     logit_scale, prompt_embeds [C, L, W] or None)``; the logits
     ``logit_scale * cos(image, text)`` are left to the head.
 
-    Checkpoints hold only the learnable prompts: the frozen CLIP weights are
-    rebuilt from ``clip_*`` at construction (``save_frozen=True`` keeps them).
+    Checkpoints hold only the learnable prompts when the frozen CLIP weights
+    can be rebuilt from ``clip_pretrained`` at construction; a CLIP without
+    pretrained weights (random initialisation) is saved whole, since no
+    other process could rebuild it.
 
     Args:
         classnames: class names, a preset ('coco-lt', 'voc-lt') or a label
@@ -57,7 +59,8 @@ class CLIPPromptBackbone(BaseModule):
             fixed templates.
         templates: zero-shot templates with ``{}`` for the class name.
         truncate_text: run the text tower only up to the last end-of-text.
-        save_frozen: also save the frozen CLIP weights in checkpoints.
+        save_frozen: also save the frozen CLIP weights in checkpoints;
+            ``None`` (default) saves them only without ``clip_pretrained``.
     """
 
     def __init__(self,
@@ -68,7 +71,7 @@ class CLIPPromptBackbone(BaseModule):
                  prompt_learner: Optional[dict] = dict(n_ctx=16),
                  templates: Sequence[str] = ('a photo of a {}.', ),
                  truncate_text: bool = True,
-                 save_frozen: bool = False,
+                 save_frozen: Optional[bool] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.classnames = resolve_class_names(classnames)
@@ -86,9 +89,12 @@ class CLIPPromptBackbone(BaseModule):
                 'template_text_feats',
                 self._template_features(templates),
                 persistent=False)
+        self._text_memo: Optional[tuple] = None
         self._caption_cache: Dict[str, torch.Tensor] = {}
         self.caption_cache_hits = 0
         self.caption_cache_misses = 0
+        if save_frozen is None:
+            save_frozen = clip_pretrained is None
         if not save_frozen:
             self._register_state_dict_hook(_drop_frozen_keys)
             self.register_load_state_dict_post_hook(_ignore_frozen_missing)
@@ -145,14 +151,33 @@ class CLIPPromptBackbone(BaseModule):
 
     def class_text_features(self) -> Tuple[torch.Tensor,
                                            Optional[torch.Tensor]]:
-        """Class text features [C, E] and prompt embeddings [C, L, W]."""
+        """Class text features [C, E] and prompt embeddings [C, L, W].
+
+        In eval mode without autograd (validation, testing) the result is
+        memoised until a parameter or buffer of the backbone changes (its
+        storage or version counter, bumped by every in-place update such
+        as an optimizer step or ``load_state_dict``): the prompts are
+        constant across test batches, so they are encoded once per
+        evaluation instead of once per batch. Exact: the same tensors.
+        """
         if self.prompt_learner is None:
             return self.template_text_feats, None
-        prompts = self.prompt_learner()
+        key = None
+        if not self.training and not torch.is_grad_enabled():
+            key = self._text_memo_key()
+            if self._text_memo is not None and self._text_memo[0] == key:
+                return self._text_memo[1]
+        prompts = self.prompt_learner(self.clip.token_embedding)
         feats = encode_text_embeddings(self.clip, prompts,
                                        self.prompt_learner.eot,
-                                       self.truncate_text)
-        return feats.float(), prompts
+                                       self.truncate_text).float()
+        self._text_memo = None if key is None else (key, (feats, prompts))
+        return feats, prompts
+
+    def _text_memo_key(self) -> tuple:
+        tensors = list(self.parameters()) + list(self.buffers())
+        return (self.truncate_text, ) + tuple(
+            (t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
     def forward(self, images: torch.Tensor) -> CLIPOutput:
         text_feats, prompts = self.class_text_features()

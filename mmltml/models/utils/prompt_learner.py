@@ -75,20 +75,21 @@ class PromptLearner(nn.Module):
         if too_long or int(eot.max()) >= tokens.shape[1]:
             raise ValueError(f'Prompts do not fit the text context length '
                              f'{tokens.shape[1]}: {too_long[:3]}')
-        with torch.no_grad():
-            embeds = embedding(tokens).float()
-        # Derived from frozen weights: not saved in checkpoints.
+        # Derived from the tokenizer: not saved in checkpoints.
         self.register_buffer('tokens', tokens, persistent=False)
         self.register_buffer('eot', eot, persistent=False)
-        self.register_buffer('token_prefix', embeds[:, :1], persistent=False)
-        self.register_buffer(
-            'token_suffix', embeds[:, 1 + self.n_ctx:], persistent=False)
 
-    def forward(self) -> torch.Tensor:
-        """Prompt token embeddings [C, L, W] (before positional ones)."""
+    def forward(self, token_embedding: nn.Embedding) -> torch.Tensor:
+        """Prompt token embeddings [C, L, W] (before positional ones).
+
+        The frozen parts (SOS, class name, EOT, padding) are looked up in
+        ``token_embedding`` at every call, so they always match the CLIP
+        weights in use (e.g. after loading a checkpoint).
+        """
         ctx = self.ctx
         if not self.class_specific:
             ctx = ctx.unsqueeze(0).expand(self.num_classes, -1, -1)
-        prefix = self.token_prefix.to(ctx.dtype)
-        suffix = self.token_suffix.to(ctx.dtype)
-        return torch.cat([prefix, ctx, suffix], dim=1)
+        with torch.no_grad():
+            frozen = token_embedding(self.tokens).to(ctx.dtype)
+        return torch.cat(
+            [frozen[:, :1], ctx, frozen[:, 1 + self.n_ctx:]], dim=1)

@@ -1,0 +1,154 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""The image tower of an open_clip model as an mmpretrain backbone."""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+from mmengine.model import BaseModule
+from mmpretrain.registry import MODELS
+
+from ..utils.clip_loader import build_open_clip
+
+
+@MODELS.register_module()
+class CLIPVisionBackbone(BaseModule):
+    """Feature maps of an open_clip image tower (ViT or ModifiedResNet).
+
+    Builds an open_clip ``CLIP`` with
+    :func:`~mmltml.models.utils.clip_loader.build_open_clip` (a model name and
+    pretrained tag, or a config dict), keeps its image tower ``visual`` and
+    drops the text tower. ``forward`` returns a tuple of ``[B, C, H, W]``
+    maps, one per entry of ``out_indices``, from open_clip's own
+    ``forward_intermediates``:
+
+    - ``VisionTransformer``: the patch tokens (class token removed) after
+      transformer block ``i`` (``-1``: the last), through the final
+      LayerNorm ``ln_post`` when ``normalize=True`` (for the last block and
+      the usual CLIP ViTs these are exactly the ``tokens`` open_clip returns
+      with ``output_tokens=True``), laid out on the patch grid: ViT-B/16 at
+      224 px gives ``[B, 768, 14, 14]``. The projection to the joint
+      embedding space is not applied.
+    - ``ModifiedResNet``: the output of stage ``i`` (0: stem, 1-4: layer1 to
+      layer4; ``-1``: layer4, before the attention pooling): RN50 at 224 px
+      gives ``[B, 2048, 7, 7]``.
+
+    Any head that takes feature maps works on top, e.g. ``VSIHead`` (which
+    flattens the map row-major into tokens) or ``GlobalAveragePooling`` +
+    a linear head. ViT towers only take their training resolution
+    (``image_size`` of the open_clip config), as their positional
+    embeddings are not interpolated.
+
+    With ``frozen=True`` (default) the tower gets no gradients, runs under
+    ``torch.no_grad`` and stays in eval mode in ``train()`` (no BatchNorm
+    statistic updates, no dropout), and checkpoints do not store its
+    weights, which are rebuilt from ``clip_*`` at construction
+    (``save_frozen=True`` stores them). With ``frozen=False`` it is trained
+    like any backbone.
+
+    Args:
+        clip_model_name (str, optional): open_clip model name, e.g.
+            ``'ViT-B-16'`` or ``'RN50-quickgelu'`` (OpenAI ResNet weights
+            need the ``-quickgelu`` names).
+        clip_pretrained (str, optional): Pretrained tag (``'openai'``, LAION
+            tags; downloaded by open_clip) or a local weights file.
+        clip_model_cfg (dict, optional): open_clip ``CLIP`` config dict
+            instead of ``clip_model_name``.
+        out_indices (Sequence[int]): Blocks (ViT) or stages (ResNet) whose
+            outputs are returned, negative from the end. Defaults to
+            ``(-1, )``.
+        normalize (bool): Apply ``ln_post`` to ViT tokens. Ignored for
+            ResNet towers. Defaults to True.
+        frozen (bool): Freeze the tower. Defaults to True.
+        save_frozen (bool): Keep the frozen weights in checkpoints.
+            Defaults to False.
+        init_cfg (dict, optional): Initialisation config; the CLIP weights
+            come from ``clip_pretrained``. Defaults to None.
+
+    Examples:
+        >>> import torch
+        >>> from mmpretrain.registry import MODELS
+        >>> backbone = MODELS.build(dict(
+        ...     type='CLIPVisionBackbone',
+        ...     clip_model_cfg=dict(
+        ...         embed_dim=16,
+        ...         vision_cfg=dict(layers=2, width=32, head_width=16,
+        ...                         patch_size=8, image_size=32),
+        ...         text_cfg=dict(context_length=8, vocab_size=100,
+        ...                       width=16, heads=2, layers=1))))
+        >>> [x.shape for x in backbone(torch.rand(2, 3, 32, 32))]
+        [torch.Size([2, 32, 4, 4])]
+    """
+
+    def __init__(self,
+                 clip_model_name: Optional[str] = None,
+                 clip_pretrained: Optional[str] = None,
+                 clip_model_cfg: Optional[dict] = None,
+                 out_indices: Sequence[int] = (-1, ),
+                 normalize: bool = True,
+                 frozen: bool = True,
+                 save_frozen: bool = False,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        clip_model = build_open_clip(clip_model_name, clip_pretrained,
+                                     clip_model_cfg)
+        self.visual = clip_model.visual
+        if not hasattr(self.visual, 'forward_intermediates'):
+            raise TypeError(f'{type(self.visual).__name__} has no '
+                            'forward_intermediates (open_clip >= 2.27 '
+                            'ViT or ModifiedResNet towers have it)')
+        self.out_indices = [int(i) for i in out_indices]
+        self.normalize = normalize
+        self.frozen = frozen
+        if frozen:
+            self.visual.requires_grad_(False)
+            self.visual.eval()
+            if not save_frozen:
+                self.register_state_dict_post_hook(_drop_visual_keys)
+                self.register_load_state_dict_post_hook(
+                    _ignore_missing_visual_keys)
+
+    def train(self, mode: bool = True) -> 'CLIPVisionBackbone':
+        """Set the mode; a frozen tower stays in eval mode."""
+        super().train(mode)
+        if self.frozen:
+            self.visual.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        """Feature maps ``[B, C, H, W]``, one per ``out_indices`` entry."""
+        kwargs = dict(indices=self.out_indices, intermediates_only=True)
+        if hasattr(self.visual, 'transformer'):  # ViT towers
+            kwargs['normalize_intermediates'] = self.normalize
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and not self.frozen):
+            outs = self.visual.forward_intermediates(x, **kwargs)
+        return tuple(outs['image_intermediates'])
+
+
+def _drop_visual_keys(module: nn.Module, state_dict: dict, prefix: str,
+                      local_metadata: dict) -> None:
+    """State-dict post hook: remove the frozen tower's entries."""
+    for key in [k for k in state_dict if k.startswith(prefix + 'visual.')]:
+        del state_dict[key]
+
+
+def _ignore_missing_visual_keys(module: nn.Module, incompatible_keys) -> None:
+    """Load post hook: the frozen tower's weights are not in checkpoints.
+
+    Missing keys are named from the module that ``load_state_dict`` was
+    called on, so they are matched on their suffix ``visual.<name>``.
+    """
+    own = {'visual.' + key for key in module.visual.state_dict()}
+    missing = incompatible_keys.missing_keys
+    for key in [k for k in missing if _own_suffix(k, own)]:
+        missing.remove(key)
+
+
+def _own_suffix(key: str, own: set) -> bool:
+    """Whether ``key`` is ``<prefix.>name`` for a ``name`` in ``own``."""
+    start = key.find('visual.')
+    while start >= 0:
+        if (start == 0 or key[start - 1] == '.') and key[start:] in own:
+            return True
+        start = key.find('visual.', start + 1)
+    return False

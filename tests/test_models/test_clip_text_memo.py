@@ -1,0 +1,70 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""The eval-mode memo of CLIPPromptBackbone.class_text_features."""
+import torch
+from mmpretrain.registry import MODELS
+
+import mmltml  # noqa: F401
+
+TINY = dict(
+    embed_dim=32,
+    vision_cfg=dict(layers=(1, 1, 1, 1), width=8, image_size=32),
+    text_cfg=dict(context_length=24, vocab_size=49408, width=32, heads=2,
+                  layers=1))
+
+
+def _backbone():
+    torch.manual_seed(0)
+    return MODELS.build(dict(type='CLIPPromptBackbone',
+                             classnames=['cat', 'traffic light', 'dog'],
+                             clip_model_cfg=TINY,
+                             prompt_learner=dict(n_ctx=3)))
+
+
+def _count_text_runs(model):
+    calls = []
+    model.clip.ln_final.register_forward_hook(
+        lambda *args: calls.append(1))
+    return calls
+
+
+def test_eval_text_features_encoded_once_and_exact():
+    model = _backbone().eval()
+    calls = _count_text_runs(model)
+    with torch.no_grad():
+        first, _ = model.class_text_features()
+        second, _ = model.class_text_features()
+    assert len(calls) == 1 and second is first
+    model.truncate_text = False  # another setting: encoded again, equal
+    with torch.no_grad():
+        full, _ = model.class_text_features()
+    assert len(calls) == 2
+    torch.testing.assert_close(full, first, atol=1e-6, rtol=1e-5)
+
+
+def test_memo_invalidated_by_updates_and_unused_in_training():
+    model = _backbone()
+    calls = _count_text_runs(model)
+    optimizer = torch.optim.SGD(model.prompt_learner.parameters(), lr=10.,
+                                momentum=0.9)
+    model.eval()
+    with torch.no_grad():
+        before, _ = model.class_text_features()
+    model.train()
+    feats, _ = model.class_text_features()  # training: always encoded
+    assert feats.requires_grad and len(calls) == 2
+    feats.sum().backward()
+    optimizer.step()  # in-place update of the prompts
+    model.eval()
+    with torch.no_grad():
+        after, _ = model.class_text_features()
+        again, _ = model.class_text_features()
+    assert len(calls) == 3 and again is after
+    assert not torch.allclose(after, before)
+    model.prompt_learner.load_state_dict(
+        {'ctx': torch.zeros_like(model.prompt_learner.ctx)}, strict=False)
+    with torch.no_grad():
+        reloaded, _ = model.class_text_features()
+    assert len(calls) == 4 and not torch.allclose(reloaded, after)
+    with torch.enable_grad():  # grad mode: never served from the memo
+        model.class_text_features()
+    assert len(calls) == 5

@@ -1,0 +1,326 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Every config under ``configs/`` builds on the small LT fixture.
+
+The configs are discovered at test time (every ``*.py`` outside
+``configs/_base_``), so new config families are covered as they appear.
+For each config the test builds, from a workspace whose ``data/coco`` and
+``data/voc`` are small subsets of the official lists (``data/synthetic*``
+is generated when a config uses it):
+
+* the model (not run), with tiny stand-ins for weights that cannot be
+  downloaded here: the open_clip model of every component that takes
+  ``clip_pretrained`` becomes a tiny CLIP, ``Pretrained`` ``init_cfg``
+  entries and ``pretrained`` weights are dropped;
+* its optimizer wrapper, parameter schedulers and custom hooks;
+* every dataloader (dataset, sampler, loader), one item's data info and
+  one item through the pipeline;
+* the evaluator, run on random scores over the test split (this catches
+  metric key collisions and class-count mismatches).
+"""
+import gc
+import glob
+import inspect
+import os
+import os.path as osp
+from typing import Dict, List, Set
+
+import mmltml  # noqa: F401  (registers the plugin components)
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.evaluator import Evaluator
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+from mmpretrain.registry import HOOKS, MODELS, PARAM_SCHEDULERS
+from mmpretrain.structures import DataSample
+
+from tests._tiny_setup import REPO_ROOT, TINY_CLIP_224, make_ltml_subset
+
+CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
+FIXTURE_ROOTS = ('coco', 'voc')
+SYNTHETIC_PARAMS = dict(seed=0, image_size=32, max_train_count=6,
+                        min_train_count=1, test_per_class=1)
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+
+
+def discover_configs() -> List[str]:
+    """Every config file under ``configs/`` except the ``_base_`` parts."""
+    paths = glob.glob(osp.join(CONFIG_DIR, '**', '*.py'), recursive=True)
+    return sorted(
+        osp.relpath(p, CONFIG_DIR) for p in paths
+        if '_base_' not in osp.relpath(p, CONFIG_DIR).split(os.sep))
+
+
+CONFIGS = discover_configs()
+
+
+# ---------------------------------------------------------------------------
+# Stand-ins for weights that cannot be downloaded here
+# ---------------------------------------------------------------------------
+def _init_args(type_name) -> Set[str]:
+    """Constructor argument names of a registered model component."""
+    cls = MODELS.get(type_name) if isinstance(type_name, str) else type_name
+    if not inspect.isclass(cls):
+        return set()
+    return set(inspect.signature(cls.__init__).parameters)
+
+
+def _is_pretrained(init_cfg) -> bool:
+    return isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained'
+
+
+def use_stand_ins(node) -> None:
+    """Replace downloadable weights in a model config, in place.
+
+    * Components taking ``clip_pretrained`` build a tiny CLIP instead of
+      their open_clip model (also when they rely on the defaults); a CLIP
+      config of their own (``clip_model_cfg``) is kept, without weights.
+    * ``init_cfg`` entries of type ``Pretrained`` are removed.
+    * ``pretrained`` weights (a path, URL or True) are dropped.
+    * A ``text_embeds_file`` that does not exist is dropped, so the text
+      embeddings are computed by the (tiny) CLIP text encoder instead.
+    """
+    if isinstance(node, list):
+        for item in node:
+            use_stand_ins(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if 'clip_pretrained' in node or 'clip_pretrained' in _init_args(
+            node.get('type')):
+        node['clip_pretrained'] = None
+        if not node.get('clip_model_cfg'):
+            node['clip_model_cfg'] = dict(TINY_CLIP_224)
+            node['clip_model_name'] = None
+    init_cfg = node.get('init_cfg')
+    if _is_pretrained(init_cfg):
+        node['init_cfg'] = None
+    elif isinstance(init_cfg, list):
+        node['init_cfg'] = [c for c in init_cfg if not _is_pretrained(c)]
+    if node.get('pretrained') not in (None, False):
+        node['pretrained'] = (False if isinstance(node['pretrained'], bool)
+                              else None)
+    embeds_file = node.get('text_embeds_file')
+    if isinstance(embeds_file, str) and not osp.isfile(embeds_file):
+        node['text_embeds_file'] = None
+    for value in node.values():
+        use_stand_ins(value)
+
+
+# Random initialisers skipped while building (the models are never run;
+# parameters keep their uninitialised memory). Building is then dominated
+# by module construction instead of filling large tensors.
+RANDOM_INITS = ('uniform_', 'normal_', 'trunc_normal_', 'kaiming_uniform_',
+                'kaiming_normal_', 'xavier_uniform_', 'xavier_normal_',
+                'orthogonal_')
+
+
+def _keep(tensor: torch.Tensor, *args, **kwargs) -> torch.Tensor:
+    return tensor
+
+
+def speed_up_building(monkeypatch) -> None:
+    """Skip random weight init and mmengine's per-dataset ``gc.collect``
+    (which costs seconds in a test process holding many objects)."""
+    for name in RANDOM_INITS:
+        monkeypatch.setattr(torch.nn.init, name, _keep)
+    monkeypatch.setattr(gc, 'collect', lambda *args, **kwargs: 0)
+
+
+# ---------------------------------------------------------------------------
+# Data roots
+# ---------------------------------------------------------------------------
+def data_roots(node) -> Set[str]:
+    """Names ``X`` of every relative ``data/X...`` path in a config."""
+    if isinstance(node, dict):
+        return set().union(*(data_roots(v) for v in node.values()))
+    if isinstance(node, (list, tuple)):
+        return set().union(*(data_roots(v) for v in node))
+    if isinstance(node, str) and node.startswith('data/'):
+        return {node.split('/')[1]}
+    return set()
+
+
+@pytest.fixture(scope='module')
+def workspace(tmp_path_factory, ltml_dir) -> str:
+    root = str(tmp_path_factory.mktemp('all_configs'))
+    for name in FIXTURE_ROOTS:
+        make_ltml_subset(root, ltml_dir, name)
+    return root
+
+
+def prepare_data(workspace: str, cfg: Config) -> None:
+    """Make sure every data root of ``cfg`` exists in the workspace."""
+    for name in sorted(data_roots(cfg._cfg_dict)):
+        if name in FIXTURE_ROOTS or not name:
+            continue
+        if 'synthetic' not in name:
+            pytest.skip(f'no test fixture for data root data/{name}')
+        try:
+            from mmltml.datasets.synthetic import generate_synthetic_lt
+        except ImportError:
+            pytest.skip(f'data/{name} needs mmltml.datasets.synthetic.'
+                        'generate_synthetic_lt, which is not available')
+        generate_synthetic_lt(osp.join(workspace, 'data', name),
+                              **SYNTHETIC_PARAMS)
+
+
+# ---------------------------------------------------------------------------
+# Builders
+# ---------------------------------------------------------------------------
+def build_model(cfg: Config) -> torch.nn.Module:
+    """As the Runner does: the top-level ``data_preprocessor`` is the
+    model's default one."""
+    model_cfg = cfg.model.copy()
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    use_stand_ins(model_cfg)
+    return MODELS.build(model_cfg)
+
+
+def build_loaders(cfg: Config) -> Dict[str, torch.utils.data.DataLoader]:
+    """Every distinct dataloader of the config."""
+    loaders, seen = {}, []
+    for key in LOADERS:
+        loader_cfg = cfg.get(key)
+        if loader_cfg is None or loader_cfg in seen:
+            continue
+        seen.append(loader_cfg)
+        # no worker processes: only the structure is under test
+        loader_cfg = loader_cfg.copy()
+        loader_cfg.update(num_workers=0, persistent_workers=False)
+        loaders[key] = Runner.build_dataloader(loader_cfg, seed=0)
+    return loaders
+
+
+def check_loader(key: str, loader) -> None:
+    dataset = loader.dataset
+    assert len(dataset) > 0, key
+    info = dataset.get_data_info(0)
+    assert 'img_path' in info and osp.isfile(info['img_path']), (key, info)
+    assert 'gt_label' in info, (key, info)
+    item = dataset[0]
+    assert {'inputs', 'data_samples'} <= set(item), (key, sorted(item))
+    sampler = loader.sampler
+    assert len(sampler) > 0, key
+    first = next(iter(sampler))
+    assert 0 <= first < len(dataset), key
+
+
+def num_classes_of(dataset) -> int:
+    return len(dataset.metainfo['classes'])
+
+
+def run_evaluator(evaluator_cfg, dataset) -> Dict[str, float]:
+    """Evaluate random scores against the dataset's labels."""
+    evaluator = Evaluator(evaluator_cfg)
+    evaluator.dataset_meta = dataset.metainfo
+    num_classes = num_classes_of(dataset)
+    rng = np.random.default_rng(0)
+    samples = []
+    for idx in range(len(dataset)):
+        sample = DataSample()
+        sample.set_gt_label(dataset.get_data_info(idx)['gt_label'])
+        sample.set_pred_score(torch.from_numpy(rng.random(num_classes)))
+        samples.append(sample)
+    evaluator.process(samples)
+    return evaluator.evaluate(len(samples))
+
+
+def scope_of(cfg: Config) -> str:
+    return cfg.get('default_scope', 'mmpretrain')
+
+
+# ---------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------
+def test_discovery_sees_every_family():
+    """Guard: the glob finds the known families and never ``_base_``."""
+    families = {osp.dirname(p) for p in CONFIGS}
+    assert {'baselines', 'mixing', 'lmpt', 'coop', 'clip'} <= families
+    assert not any(p.startswith('_base_') for p in CONFIGS)
+    assert sum(p.startswith('baselines' + os.sep) for p in CONFIGS) == 14
+    assert sum(p.startswith('mixing' + os.sep) for p in CONFIGS) >= 3
+
+
+def test_stand_ins_replace_clip_and_pretrained_weights():
+    """The stand-ins reach defaults, nested dicts and init_cfg lists."""
+    cfg = dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=18, init_cfg=[
+            dict(type='Pretrained', checkpoint='torchvision://resnet18'),
+            dict(type='Constant', layer='BatchNorm2d', val=1)]),
+        head=dict(type='VSIHead', num_classes=2, in_channels=8,
+                  classnames=['a', 'b'],
+                  text_embeds_file='data/absent/embeds.pt',
+                  init_cfg=dict(type='Pretrained', checkpoint='x.pth')),
+        pretrained='https://example.com/weights.pth')
+    use_stand_ins(cfg)
+    assert cfg['backbone']['init_cfg'] == [
+        dict(type='Constant', layer='BatchNorm2d', val=1)]
+    head = cfg['head']
+    # VSIHead defaults to CLIP RN50 'openai' weights: replaced though the
+    # config does not name them
+    assert head['clip_pretrained'] is None
+    assert head['clip_model_name'] is None
+    assert head['clip_model_cfg'] == TINY_CLIP_224
+    assert head['text_embeds_file'] is None
+    assert head['init_cfg'] is None
+    assert cfg['pretrained'] is None
+    own = dict(type='VSIHead', clip_model_cfg=dict(embed_dim=8),
+               clip_pretrained='ckpt/tiny.pt')
+    use_stand_ins(own)
+    assert own['clip_model_cfg'] == dict(embed_dim=8)
+    assert own['clip_pretrained'] is None
+
+
+@pytest.mark.parametrize('rel_path', CONFIGS)
+def test_config_builds(rel_path, workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    speed_up_building(monkeypatch)
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, rel_path))
+    prepare_data(workspace, cfg)
+    with DefaultScope.overwrite_default_scope(scope_of(cfg)):
+        loaders = build_loaders(cfg)
+        assert loaders, f'{rel_path} has no dataloader'
+        for key, loader in loaders.items():
+            check_loader(key, loader)
+        eval_loader = loaders.get('test_dataloader',
+                                  loaders.get('val_dataloader'))
+        classes = {num_classes_of(loader.dataset)
+                   for loader in loaders.values()}
+        assert len(classes) == 1, f'class counts differ: {classes}'
+
+        model = build_model(cfg)
+        head_classes = getattr(getattr(model, 'head', None), 'num_classes',
+                               None)
+        if head_classes is not None:
+            assert head_classes in classes, (head_classes, classes)
+        preprocessor = getattr(model, 'data_preprocessor', None)
+        if getattr(preprocessor, 'num_classes', None) is not None:
+            assert preprocessor.num_classes in classes
+
+        for key in ('val_evaluator', 'test_evaluator'):
+            if cfg.get(key) is not None and eval_loader is not None:
+                metrics = run_evaluator(cfg.get(key), eval_loader.dataset)
+                totals = [v for k, v in metrics.items()
+                          if k.split('/')[-1] == 'mAP']
+                assert metrics and all(0 <= v <= 100 for v in totals), (
+                    metrics)
+
+        if cfg.get('train_dataloader') is not None:
+            assert any(p.requires_grad for p in model.parameters())
+            optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+            schedulers = cfg.get('param_scheduler') or []
+            if isinstance(schedulers, dict):
+                schedulers = [schedulers]
+            epoch_length = max(len(loaders['train_dataloader']), 1)
+            for scheduler in schedulers:
+                PARAM_SCHEDULERS.build(
+                    scheduler,
+                    default_args=dict(optimizer=optim_wrapper,
+                                      epoch_length=epoch_length))
+        for hook in cfg.get('custom_hooks') or []:
+            HOOKS.build(hook.copy())

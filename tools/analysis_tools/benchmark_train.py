@@ -1,0 +1,738 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Benchmark the training step of a CLIP-prompt config (LMPT, CoOp).
+
+Two paths through the same model, on the same synthetic batch:
+
+* **plain**: the frozen image encoder runs in every step on the images and
+  the text tower runs on all context positions (``truncate_text=False``,
+  77 tokens for OpenAI CLIP);
+* **optimised**: the image features come from an exact feature cache
+  (built once, in chunks, with the model's own data preprocessor and
+  encoder, as :class:`FeatureCacheHook` does) and the text tower stops at
+  the longest end-of-text position (``truncate_text=True``).
+
+Each step is split into image encoding (data preprocessing + encoder),
+text encoding (class prompts, forward), loss (classification + CSE, with
+the caption embeddings) and backward + optimizer step (the config's
+optimizer). Before timing, the tool checks that both paths give the same
+logits, losses and updated prompts (within stated float tolerances) and
+that its staged step equals ``model.train_step``; a mismatch exits with
+status 1.
+
+``--epoch`` adds a COCO-LT-sized epoch (1,909 training images at the
+config's batch size), cached vs uncached, extrapolated from the measured
+per-step and per-image times (stated in the output), and measures the
+evaluation of 5,000 cached test images (batch 128, forward only).
+
+Example::
+
+    python tools/analysis_tools/benchmark_train.py \\
+        configs/lmpt/lmpt_vitb16_coco-lt.py --random-weights \\
+        --batch-size 32 --iters 5 --warmup 1 --epoch \\
+        --out work_dirs/benchmark_train.json
+"""
+import argparse
+import copy
+import json
+import math
+import os
+import os.path as osp
+import platform
+import resource
+import statistics
+import sys
+import time
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.optim import build_optim_wrapper
+from mmengine.registry import init_default_scope
+from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
+
+PATHS = ('plain', 'optimised')
+STAGES = ('image', 'text', 'loss', 'backward_step')
+#: Float tolerances of the plain/optimised comparison (fp32): truncation
+#: and the cache change only the blocking of matrix products.
+RTOL = 1e-4
+ATOL_COS = 1e-5  # logits are compared at atol = ATOL_COS * logit_scale
+ATOL_LOSS = 1e-5
+ATOL_PARAM = 1e-7
+CAPTION_WORDS = ('a', 'the', 'of', 'on', 'with', 'next', 'to', 'in',
+                 'small', 'large', 'white', 'red', 'sitting', 'standing',
+                 'near', 'table', 'street', 'room', 'man', 'woman')
+
+
+class MismatchError(AssertionError):
+    """The plain and the optimised path disagree."""
+
+
+# ---------------------------------------------------------------------------
+# arguments, config, model
+# ---------------------------------------------------------------------------
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Benchmark a CLIP-prompt training step: plain (image '
+        'encoder every step, full text length) vs optimised (cached image '
+        'features, truncated text).')
+    parser.add_argument('config', help='CLIP-prompt config file')
+    parser.add_argument('--batch-size', type=int, default=32)
+    parser.add_argument(
+        '--num-classes', type=int, help='default: the config\'s classes')
+    parser.add_argument('--iters', type=int, default=10,
+                        help='timed steps per path (median reported)')
+    parser.add_argument('--warmup', type=int, default=2,
+                        help='untimed steps per path (peak memory)')
+    parser.add_argument(
+        '--random-weights',
+        action='store_true',
+        help='build the CLIP with random weights (clip_pretrained=None)')
+    parser.add_argument('--device', default='auto',
+                        help="'auto' (cuda if available), 'cpu', 'cuda'")
+    parser.add_argument('--threads', type=int,
+                        help='torch CPU threads (default: torch\'s)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--epoch',
+        action='store_true',
+        help='add the COCO-LT-sized epoch estimate and the cached '
+        'evaluation measurement')
+    parser.add_argument('--train-images', type=int, default=1909)
+    parser.add_argument('--test-images', type=int, default=5000)
+    parser.add_argument('--eval-batch-size', type=int, default=128)
+    parser.add_argument('--cache-batch-size', type=int, default=64,
+                        help='images per encoder call when caching')
+    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, key=value')
+    return parser.parse_args(argv)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if cfg.model.backbone.get('type') != 'CLIPPromptBackbone':
+        raise ValueError('benchmark_train needs a CLIPPromptBackbone config, '
+                         f'got {cfg.model.backbone.get("type")}')
+    if cfg.model.backbone.get('prompt_learner') is None:
+        raise ValueError('nothing is trained without a prompt learner')
+    if args.random_weights:
+        cfg.model.backbone.clip_pretrained = None
+    init_default_scope(cfg.get('default_scope', 'mmpretrain'))
+    return cfg
+
+
+def config_num_classes(cfg: Config) -> int:
+    from mmltml.models.backbones.clip_prompt_backbone import \
+        resolve_class_names
+    return len(resolve_class_names(cfg.model.backbone.classnames))
+
+
+def long_tailed_freq(num_classes: int, top: int = 1128,
+                     bottom: int = 6) -> List[int]:
+    """COCO-LT-like class counts, geometric from ``top`` to ``bottom``."""
+    ratio = bottom / top
+    return [max(1, round(top * ratio**(i / max(num_classes - 1, 1))))
+            for i in range(num_classes)]
+
+
+def _stats_nodes(node) -> Iterator[dict]:
+    """Every dict of a config tree that has a ``class_stats`` key."""
+    if isinstance(node, dict):
+        if 'class_stats' in node:
+            yield node
+        for value in node.values():
+            yield from _stats_nodes(value)
+    elif isinstance(node, (list, tuple)):
+        for value in node:
+            yield from _stats_nodes(value)
+
+
+def resolve_stats(model_cfg: dict, num_classes: int,
+                  num_images: int) -> Tuple[List[int], str]:
+    """Class counts for the synthetic labels, replacing unreadable or
+    wrong-sized ``class_stats`` by long-tailed synthetic counts."""
+    from mmltml.datasets import load_class_stats
+    synthetic = dict(class_freq=long_tailed_freq(num_classes),
+                     num_images=num_images)
+    freq, source = None, 'synthetic long-tailed counts (1128..6)'
+    for node in _stats_nodes(model_cfg):
+        try:
+            stats = load_class_stats(node['class_stats'], num_classes)
+            freq, source = list(stats['class_freq']), 'config class_stats'
+        except (OSError, ValueError, TypeError):
+            node['class_stats'] = synthetic
+    return (freq or synthetic['class_freq']), source
+
+
+def build_model(cfg: Config, num_classes: int,
+                device: torch.device) -> Tuple[torch.nn.Module, object]:
+    model_cfg = copy.deepcopy(cfg.model)
+    if num_classes != config_num_classes(cfg):
+        model_cfg.backbone.classnames = [
+            f'class {i}' for i in range(num_classes)
+        ]
+    model_cfg.setdefault('data_preprocessor', cfg.get('data_preprocessor'))
+    model_cfg.data_preprocessor = dict(model_cfg.data_preprocessor or {})
+    model_cfg.data_preprocessor['num_classes'] = num_classes
+    model = MODELS.build(model_cfg).to(device)
+    model.train()
+    optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    return model, optim_wrapper
+
+
+# ---------------------------------------------------------------------------
+# synthetic data
+# ---------------------------------------------------------------------------
+def image_size(cfg: Config) -> int:
+    for transform in cfg.get('train_pipeline', []):
+        if transform.get('type') in ('Resize', 'RandomResizedCrop'):
+            scale = transform.get('scale')
+            return int(scale[0] if isinstance(scale, (list, tuple))
+                       else scale)
+    return 224
+
+
+def synthetic_labels(rng: np.random.Generator, num: int,
+                     freq: Sequence[int]) -> List[List[int]]:
+    """Multi-hot label sets drawn in proportion to the class counts."""
+    prob = np.asarray(freq, dtype=np.float64)
+    prob /= prob.sum()
+    labels = []
+    for _ in range(num):
+        k = min(len(freq), 1 + rng.poisson(1.9))
+        labels.append(sorted(rng.choice(len(freq), k, replace=False,
+                                        p=prob).tolist()))
+    return labels
+
+
+def synthetic_caption(rng: np.random.Generator, names: Sequence[str],
+                      labels: Sequence[int]) -> str:
+    """Five joined sentences, like a COCO-LT caption line (> 77 tokens)."""
+    sentences = []
+    for _ in range(5):
+        words = rng.choice(CAPTION_WORDS, 8).tolist()
+        name = names[labels[rng.integers(len(labels))]]
+        sentences.append(' '.join(words[:4] + [name] + words[4:]) + '.')
+    return ' '.join(sentences)
+
+
+def make_batch(model, num: int, size: int, freq: Sequence[int],
+               seed: int) -> dict:
+    """A collated batch: uint8 images [B, 3, S, S] and data samples with
+    labels and captions."""
+    rng = np.random.default_rng(seed)
+    generator = torch.Generator().manual_seed(seed)
+    images = torch.randint(0, 256, (num, 3, size, size), dtype=torch.uint8,
+                           generator=generator)
+    names = model.backbone.classnames
+    samples = []
+    for labels in synthetic_labels(rng, num, freq):
+        sample = DataSample().set_gt_label(labels)
+        sample.set_field(synthetic_caption(rng, names, labels), 'caption',
+                         field_type='metainfo')
+        samples.append(sample)
+    return dict(inputs=images, data_samples=samples)
+
+
+def with_inputs(batch: dict, inputs: torch.Tensor) -> dict:
+    samples = [copy.deepcopy(s) for s in batch['data_samples']]
+    return dict(inputs=inputs, data_samples=samples)
+
+
+@torch.no_grad()
+def encode_images(model, images: torch.Tensor, chunk: int) -> torch.Tensor:
+    """Cached features of ``images`` as :class:`FeatureCacheHook` computes
+    them: eval mode, the model's data preprocessor, ``encode_image``."""
+    was_training = model.training
+    model.eval()
+    feats = []
+    for start in range(0, len(images), chunk):
+        data = model.data_preprocessor(
+            dict(inputs=images[start:start + chunk]), False)
+        feats.append(model.backbone.encode_image(data['inputs']).cpu())
+    model.train(was_training)
+    return torch.cat(feats)
+
+
+# ---------------------------------------------------------------------------
+# timing, memory
+# ---------------------------------------------------------------------------
+class StageTimer:
+    """Wall-clock milliseconds per named stage (CUDA-synchronised)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.cuda = device.type == 'cuda'
+        self.ms: Dict[str, float] = {}
+
+    def sync(self) -> None:
+        if self.cuda:
+            torch.cuda.synchronize()
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        self.sync()
+        start = time.perf_counter()
+        yield
+        self.sync()
+        elapsed = (time.perf_counter() - start) * 1e3
+        self.ms[name] = self.ms.get(name, 0.0) + elapsed
+
+
+def reset_peak_memory(device: torch.device) -> str:
+    """Reset the peak counter; returns what :func:`peak_memory_mib`
+    measures."""
+    if device.type == 'cuda':
+        torch.cuda.reset_peak_memory_stats(device)
+        return 'torch.cuda.max_memory_allocated'
+    try:
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # resets VmHWM (Linux >= 4.0)
+        return 'peak RSS (VmHWM, reset per path)'
+    except OSError:
+        return 'peak RSS since process start (ru_maxrss)'
+
+
+def peak_memory_mib(device: torch.device) -> float:
+    if device.type == 'cuda':
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmHWM:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+# ---------------------------------------------------------------------------
+# one training step, staged
+# ---------------------------------------------------------------------------
+@contextmanager
+def text_truncation(model, truncate: bool) -> Iterator[None]:
+    backbone = model.backbone
+    old, backbone.truncate_text = backbone.truncate_text, truncate
+    try:
+        yield
+    finally:
+        backbone.truncate_text = old
+
+
+def staged_step(model, optim_wrapper, batch: dict, timer: StageTimer,
+                keep_logits: bool = False) -> dict:
+    """``model.train_step`` split into timed stages; returns the losses
+    (and the logits with ``keep_logits``)."""
+    backbone, head = model.backbone, model.head
+    with optim_wrapper.optim_context(model):
+        with timer('image'):
+            data = model.data_preprocessor(batch, True)
+            samples = data['data_samples']
+            image_feats = backbone.encode_image(data['inputs'])
+        with timer('text'):
+            text_feats, prompts = backbone.class_text_features()
+        with timer('loss'):
+            feats = (image_feats, text_feats, backbone.logit_scale, prompts)
+            captions = (model.caption_embeddings(samples)
+                        if getattr(head, 'needs_captions', False) else None)
+            losses = head.loss(feats, samples, captions=captions)
+            loss, log_vars = model.parse_losses(losses)
+    with timer('backward_step'):
+        optim_wrapper.update_params(loss)
+    out = dict(log_vars)
+    if keep_logits:
+        with torch.no_grad():
+            out['logits'] = head(feats).detach().cpu()
+    return out
+
+
+def trainable_state(model, optim_wrapper) -> dict:
+    return dict(
+        params={k: v.detach().clone()
+                for k, v in model.named_parameters() if v.requires_grad},
+        optim=copy.deepcopy(optim_wrapper.optimizer.state_dict()))
+
+
+def restore_state(model, optim_wrapper, state: dict) -> None:
+    params = dict(model.named_parameters())
+    with torch.no_grad():
+        for name, value in state['params'].items():
+            params[name].copy_(value)
+    optim_wrapper.optimizer.load_state_dict(copy.deepcopy(state['optim']))
+    optim_wrapper.zero_grad()
+
+
+# ---------------------------------------------------------------------------
+# exactness
+# ---------------------------------------------------------------------------
+def compare_results(plain: dict, optimised: dict, logit_scale: float,
+                    rtol: float = RTOL) -> Dict[str, dict]:
+    """Max differences of every shared tensor; raises
+    :class:`MismatchError` where one exceeds ``atol + rtol * |plain|``."""
+    report, failures = {}, []
+    keys = [k for k in set(plain) & set(optimised)
+            if k == 'logits' or k.startswith(('loss', 'param:'))]
+    for key in sorted(keys):
+        a = torch.as_tensor(plain[key]).detach().double()
+        b = torch.as_tensor(optimised[key]).detach().double()
+        atol = (ATOL_COS * logit_scale if key == 'logits' else
+                ATOL_PARAM if key.startswith('param:') else ATOL_LOSS)
+        diff = (a - b).abs()
+        bound = atol + rtol * a.abs()
+        ok = a.shape == b.shape and bool((diff <= bound).all())
+        report[key] = dict(max_abs_diff=float(diff.max()), atol=atol,
+                           rtol=rtol, ok=ok)
+        if not ok:
+            failures.append(f'{key}: max |diff| {float(diff.max()):.3g} '
+                            f'(atol {atol:.3g}, rtol {rtol:.3g})')
+    if failures:
+        raise MismatchError('plain and optimised paths differ: ' +
+                            '; '.join(failures))
+    return report
+
+
+def one_step_result(model, optim_wrapper, batch: dict, truncate: bool,
+                    device: torch.device) -> dict:
+    with text_truncation(model, truncate):
+        out = staged_step(model, optim_wrapper, batch, StageTimer(device),
+                          keep_logits=True)
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            out[f'param:{name}'] = param.detach().cpu().clone()
+    return out
+
+
+def check_exactness(model, optim_wrapper, batches: Dict[str, dict],
+                    device: torch.device) -> Dict[str, dict]:
+    """One step from the same state on each path (and through
+    ``model.train_step``); compare logits, losses and updated prompts."""
+    state = trainable_state(model, optim_wrapper)
+    results = {}
+    for path, truncate in zip(PATHS, (False, True)):
+        restore_state(model, optim_wrapper, state)
+        results[path] = one_step_result(model, optim_wrapper,
+                                        batches[path], truncate, device)
+    restore_state(model, optim_wrapper, state)
+    with text_truncation(model, True):
+        log_vars = model.train_step(batches['optimised'], optim_wrapper)
+    framework = {k: v for k, v in log_vars.items()}
+    for name, param in model.named_parameters():
+        if param.requires_grad:
+            framework[f'param:{name}'] = param.detach().cpu().clone()
+    restore_state(model, optim_wrapper, state)
+    scale = float(model.backbone.logit_scale)
+    report = dict(plain_vs_optimised=compare_results(
+        results['plain'], results['optimised'], scale))
+    # the staged step is model.train_step, split: same ops, tight tolerance
+    report['staged_vs_train_step'] = compare_results(
+        results['optimised'], framework, scale, rtol=1e-6)
+    return report
+
+
+# ---------------------------------------------------------------------------
+# measurements
+# ---------------------------------------------------------------------------
+def warm_up_path(model, optim_wrapper, batch: dict, truncate: bool,
+                 steps: int, device: torch.device) -> dict:
+    baseline = current_rss_mib() if device.type == 'cpu' else \
+        torch.cuda.memory_allocated(device) / 2**20
+    kind = reset_peak_memory(device)
+    with text_truncation(model, truncate):
+        for _ in range(max(steps, 1)):
+            staged_step(model, optim_wrapper, batch, StageTimer(device))
+    return dict(peak_memory_mib=peak_memory_mib(device),
+                memory_before_mib=baseline, memory_kind=kind)
+
+
+def current_rss_mib() -> float:
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('VmRSS:'):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float('nan')
+
+
+def time_paths(model, optim_wrapper, batches: Dict[str, dict], iters: int,
+               device: torch.device) -> Dict[str, List[Dict[str, float]]]:
+    """Timed steps, alternating the paths so both see the same load."""
+    samples: Dict[str, List[Dict[str, float]]] = {p: [] for p in PATHS}
+    for _ in range(iters):
+        for path, truncate in zip(PATHS, (False, True)):
+            timer = StageTimer(device)
+            with text_truncation(model, truncate), timer('total'):
+                staged_step(model, optim_wrapper, batches[path], timer)
+            samples[path].append(dict(timer.ms))
+    return samples
+
+
+def summarise(samples: List[Dict[str, float]], batch_size: int) -> dict:
+    keys = list(STAGES) + ['total']
+    med = {f'{k}_ms': statistics.median(s[k] for s in samples)
+           for k in keys}
+    med['total_ms_all'] = [round(s['total'], 3) for s in samples]
+    med['images_per_s'] = batch_size / med['total_ms'] * 1e3
+    return med
+
+
+def time_caption_encoding(model, batch: dict, truncate: bool) -> float:
+    """ms per caption of a first (cache-missing) caption encoding."""
+    backbone = model.backbone
+    captions = [s.caption for s in batch['data_samples']]
+    saved = dict(backbone._caption_cache)
+    backbone._caption_cache.clear()
+    with text_truncation(model, truncate):
+        start = time.perf_counter()
+        backbone.encode_captions(captions)
+        elapsed = (time.perf_counter() - start) * 1e3
+    backbone._caption_cache.clear()
+    backbone._caption_cache.update(saved)
+    return elapsed / len(captions)
+
+
+def measure_eval(model, feature_dim: int, num_images: int, batch_size: int,
+                 num_classes: int, device: torch.device) -> dict:
+    """Seconds to run ``val_step`` over ``num_images`` cached features."""
+    generator = torch.Generator().manual_seed(1)
+    feats = torch.randn(num_images, feature_dim, generator=generator)
+    model.eval()
+    timer = StageTimer(device)
+    with timer('eval'):
+        for start in range(0, num_images, batch_size):
+            chunk = feats[start:start + batch_size]
+            samples = [DataSample().set_gt_label([i % num_classes])
+                       for i in range(start, start + len(chunk))]
+            model.val_step(dict(inputs=chunk, data_samples=samples))
+    model.train()
+    seconds = timer.ms['eval'] / 1e3
+    return dict(num_images=num_images, batch_size=batch_size,
+                seconds=seconds, images_per_s=num_images / seconds)
+
+
+def epoch_estimate(cfg: Config, steps: Dict[str, dict], batch_size: int,
+                   cache_ms_per_image: float, caption_ms: Dict[str, float],
+                   num_images: int, eval_result: Optional[dict],
+                   num_test: int) -> dict:
+    """COCO-LT-sized epoch, cached vs uncached, from measured parts.
+
+    Per image: the image stage (preprocessing + encoder); per step: text,
+    loss and backward + step (independent of the batch size). One-off:
+    encoding both flips of every training image for the cache, and the
+    first encoding of every caption (both paths pay it once).
+    """
+    train_bs = int(cfg.train_dataloader.batch_size)
+    num_steps = math.ceil(num_images / train_bs)
+    flips = 2 if any(t.get('type') == 'RandomFlip'
+                     for t in cfg.get('train_pipeline', [])) else 1
+    per_step = {
+        p: sum(steps[p][f'{k}_ms'] for k in STAGES[1:])
+        for p in PATHS
+    }
+    per_image = {p: steps[p]['image_ms'] / batch_size for p in PATHS}
+    epoch_s = {p: (num_images * per_image[p] + num_steps * per_step[p]) / 1e3
+               for p in PATHS}
+    uncached_truncated = (num_images * per_image['plain'] +
+                          num_steps * per_step['optimised']) / 1e3
+    cache_s = flips * num_images * cache_ms_per_image / 1e3
+    captions_s = {p: num_images * caption_ms[p] / 1e3 for p in PATHS}
+    max_epochs = int(cfg.train_cfg.get('max_epochs', 1))
+    schedule = {
+        'plain': max_epochs * epoch_s['plain'] + captions_s['plain'],
+        'optimised': (cache_s + max_epochs * epoch_s['optimised'] +
+                      captions_s['optimised'])
+    }
+    out = dict(
+        method='extrapolated from the measured step stages: images x '
+        'image-stage ms per image + steps x (text + loss + backward/step) '
+        'ms; image decoding and data loading are not included',
+        train_images=num_images, train_batch_size=train_bs,
+        steps=num_steps,
+        uncached_epoch_s=epoch_s['plain'],
+        cached_epoch_s=epoch_s['optimised'],
+        epoch_speedup=epoch_s['plain'] / epoch_s['optimised'],
+        uncached_truncated_epoch_s=uncached_truncated,
+        caching_only_speedup=uncached_truncated / epoch_s['optimised'],
+        cache_build_s=cache_s, cache_views=flips,
+        cache_ms_per_image=cache_ms_per_image,
+        caption_encoding_s=captions_s,
+        first_epoch_speedup=(epoch_s['plain'] + captions_s['plain']) /
+        (cache_s + epoch_s['optimised'] + captions_s['optimised']),
+        max_epochs=max_epochs, schedule_train_s=schedule,
+        schedule_speedup=schedule['plain'] / schedule['optimised'])
+    if eval_result is not None:
+        out['test_cache_build_s'] = num_test * cache_ms_per_image / 1e3
+        out['uncached_eval_s'] = (num_test * cache_ms_per_image / 1e3 +
+                                  eval_result['seconds'])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# report
+# ---------------------------------------------------------------------------
+def machine_info(device: torch.device) -> dict:
+    import open_clip
+    info = dict(python=platform.python_version(), torch=torch.__version__,
+                open_clip=open_clip.__version__, device=str(device),
+                torch_threads=torch.get_num_threads(),
+                cpu_count=os.cpu_count(), cpu_model=platform.processor())
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    info['cpu_model'] = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    if device.type == 'cuda':
+        info['gpu'] = torch.cuda.get_device_name(device)
+    return info
+
+
+def format_table(result: dict) -> str:
+    steps = result['step']
+    rows = [f'{"path":<11}' + ''.join(f'{k + " ms":>18}' for k in STAGES) +
+            f'{"total ms":>12}{"img/s":>9}{"peak MiB":>10}']
+    for path in PATHS:
+        s = steps[path]
+        rows.append(f'{path:<11}' +
+                    ''.join(f'{s[k + "_ms"]:>18.1f}' for k in STAGES) +
+                    f'{s["total_ms"]:>12.1f}{s["images_per_s"]:>9.2f}'
+                    f'{s["peak_memory_mib"]:>10.0f}')
+    meta = result['meta']
+    rows.append(f'step speedup (plain / optimised): '
+                f'{result["step_speedup"]:.2f}x  (batch {meta["batch_size"]}'
+                f', {meta["num_classes"]} classes, text tokens '
+                f'{meta["text_tokens"]["plain"]} vs '
+                f'{meta["text_tokens"]["optimised"]}, median of '
+                f'{meta["iters"]} steps)')
+    eq = result['exactness']['plain_vs_optimised']
+    rows.append('exactness: ' + ', '.join(
+        f'{k} {v["max_abs_diff"]:.2g}' for k, v in eq.items()
+        if not k.startswith('param:')) + ' (max |plain - optimised|, all '
+        'within tolerance)')
+    epoch = result.get('epoch')
+    if epoch:
+        rows.append(
+            f'epoch ({epoch["train_images"]} images, batch '
+            f'{epoch["train_batch_size"]}, {epoch["steps"]} steps; '
+            f'EXTRAPOLATED): uncached {epoch["uncached_epoch_s"]:.1f} s, '
+            f'cached {epoch["cached_epoch_s"]:.1f} s, '
+            f'{epoch["epoch_speedup"]:.1f}x; one-off cache build '
+            f'{epoch["cache_build_s"]:.1f} s; {epoch["max_epochs"]}-epoch '
+            f'schedule {epoch["schedule_speedup"]:.1f}x')
+    ev = result.get('eval')
+    if ev:
+        rows.append(f'eval of {ev["num_images"]} cached test images '
+                    f'(batch {ev["batch_size"]}, measured): '
+                    f'{ev["seconds"]:.2f} s')
+    rows.append('targets: ' + ', '.join(
+        f'{k} {"met" if v["met"] else "NOT met"} ({v["value"]:.2f})'
+        for k, v in result['targets'].items()))
+    return '\n'.join(rows)
+
+
+def targets(result: dict) -> dict:
+    out = dict(step_speedup_ge_3x=dict(value=result['step_speedup'],
+                                       met=result['step_speedup'] >= 3))
+    if 'epoch' in result:
+        value = result['epoch']['epoch_speedup']
+        out['epoch_speedup_ge_20x'] = dict(value=value, met=value >= 20)
+    if 'eval' in result:
+        value = result['eval']['seconds']
+        out['eval_5000_cached_under_60s'] = dict(value=value, met=value < 60)
+    return out
+
+
+# ---------------------------------------------------------------------------
+def resolve_device(name: str) -> torch.device:
+    if name == 'auto':
+        name = 'cuda' if torch.cuda.is_available() else 'cpu'
+    return torch.device(name)
+
+
+def run(args: argparse.Namespace) -> dict:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = resolve_device(args.device)
+    cfg = load_config(args)
+    num_classes = args.num_classes or config_num_classes(cfg)
+    freq, stats_source = resolve_stats(cfg.model, num_classes,
+                                       args.train_images)
+    model, optim_wrapper = build_model(cfg, num_classes, device)
+    batch = make_batch(model, args.batch_size, image_size(cfg), freq,
+                       args.seed)
+    start = time.perf_counter()
+    feats = encode_images(model, batch['inputs'], args.cache_batch_size)
+    cache_ms = (time.perf_counter() - start) * 1e3 / args.batch_size
+    batches = dict(plain=batch, optimised=with_inputs(batch, feats))
+    exactness = check_exactness(model, optim_wrapper, batches, device)
+
+    steps = {}
+    for path, truncate in zip(PATHS, (False, True)):
+        steps[path] = warm_up_path(model, optim_wrapper, batches[path],
+                                   truncate, args.warmup, device)
+    samples = time_paths(model, optim_wrapper, batches, args.iters, device)
+    for path in PATHS:
+        steps[path].update(summarise(samples[path], args.batch_size))
+    learner = model.backbone.prompt_learner
+    result = dict(
+        meta=dict(
+            config=args.config, command=' '.join([sys.executable] +
+                                                 sys.argv),
+            batch_size=args.batch_size, num_classes=num_classes,
+            iters=args.iters, warmup=args.warmup,
+            random_weights=args.random_weights,
+            class_stats=stats_source,
+            text_tokens=dict(plain=int(learner.tokens.shape[1]),
+                             optimised=int(learner.eot.max()) + 1),
+            machine=machine_info(device)),
+        step=steps,
+        step_speedup=steps['plain']['total_ms'] /
+        steps['optimised']['total_ms'],
+        exactness=exactness)
+    if args.epoch:
+        caption_ms = {
+            p: time_caption_encoding(model, batch, t)
+            for p, t in zip(PATHS, (False, True))
+        }
+        result['eval'] = measure_eval(model, feats.shape[1],
+                                      args.test_images,
+                                      args.eval_batch_size, num_classes,
+                                      device)
+        result['epoch'] = epoch_estimate(cfg, steps, args.batch_size,
+                                         cache_ms, caption_ms,
+                                         args.train_images, result['eval'],
+                                         args.test_images)
+    result['targets'] = targets(result)
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    try:
+        result = run(args)
+    except MismatchError as error:
+        print(f'FAILED: {error}', file=sys.stderr)
+        return 1
+    print(format_table(result))
+    if args.out:
+        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
+        with open(args.out, 'w') as f:
+            json.dump(result, f, indent=1)
+        print(f'results written to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,52 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Print multi-label predictions (class names and scores) for images.
+
+Example::
+
+    python tools/misc/predict.py configs/lmpt/lmpt_vitb16_coco-lt.py \
+        work_dirs/lmpt_vitb16_coco-lt/epoch_30.pth demo.jpg --thr 0.5
+"""
+import argparse
+import json
+
+import mmltml  # noqa: F401  (compat fixes, registration)
+from mmltml.apis import MultiLabelInferencer
+from mmltml.utils.compat import trust_checkpoint
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('config', help='model config file')
+    parser.add_argument(
+        'checkpoint', help="checkpoint file, or 'none' to use the weights "
+        'the config builds (zero-shot CLIP)')
+    parser.add_argument('images', nargs='+', help='image files')
+    parser.add_argument('--thr', type=float, default=0.5,
+                        help='score threshold (sigmoid) of a positive')
+    parser.add_argument('--topk', type=int, help='report the k best classes')
+    parser.add_argument('--device', default=None, help='e.g. cuda:0')
+    parser.add_argument('--json', action='store_true', help='print JSON')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    pretrained = False if args.checkpoint == 'none' else args.checkpoint
+    if pretrained:
+        trust_checkpoint(pretrained)  # the user named this file
+    inferencer = MultiLabelInferencer(args.config, pretrained=pretrained,
+                                      device=args.device, thr=args.thr,
+                                      topk=args.topk)
+    results = inferencer(args.images)
+    for image, result in zip(args.images, results):
+        pairs = list(zip(result.get('pred_classes', result['pred_labels']),
+                         result['pred_label_scores']))
+        if args.json:
+            print(json.dumps(dict(image=image, predictions=pairs)))
+        else:
+            shown = ', '.join(f'{name} ({score:.3f})' for name, score in pairs)
+            print(f'{image}: {shown or "(no class above threshold)"}')
+
+
+if __name__ == '__main__':
+    main()
