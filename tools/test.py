@@ -19,8 +19,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         'checkpoint',
         nargs='?',
-        help='checkpoint file; omit it to test the weights the config '
-        'builds (e.g. zero-shot CLIP)')
+        help="checkpoint file; omit it (or 'none') to test the weights the "
+        'config builds (e.g. zero-shot CLIP)')
     parser.add_argument('--out', help='the file to write results to')
     parser.add_argument(
         '--out-item',
@@ -31,6 +31,8 @@ def parse_args() -> argparse.Namespace:
     add_common_args(parser)
     args = parser.parse_args()
     finish_args(args)
+    if args.checkpoint == 'none':
+        args.checkpoint = None
     if args.out is None and args.out_item is not None:
         parser.error('--out-item needs --out')
     return args

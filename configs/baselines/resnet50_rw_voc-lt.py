@@ -1,0 +1,16 @@
+# DB-paper baseline on VOC-LT, ResNet-50 recipe (configs/baselines/README.md).
+# RW: BCE re-weighted by sqrt(N / n_i), applied to both the positive
+# and the negative term of class i (not normalised), uniform sampling.
+_base_ = [
+    '../_base_/models/resnet50_pfc.py',
+    '../_base_/datasets/voc-lt_resnet-224.py',
+    '../_base_/schedules/sgd-steplr-8e.py',
+    '../_base_/default_runtime.py'
+]
+
+model = dict(
+    head=dict(
+        num_classes=_base_.num_classes,
+        loss=dict(
+            preset='rw_sqrt_inv',
+            class_stats=_base_.class_stats)))
