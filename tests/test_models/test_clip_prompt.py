@@ -177,3 +177,29 @@ def test_openai_resnet_needs_quickgelu():
     with pytest.raises(ValueError, match='RN50-quickgelu'):
         backbone(clip_model_cfg=None, clip_model_name='RN50',
                  clip_pretrained='openai')
+
+
+def test_bf16_frozen_weights_keep_prompts_and_outputs_fp32():
+    ref = backbone(prompt_learner=dict(n_ctx=2))
+    low = backbone(prompt_learner=dict(n_ctx=2), frozen_dtype='bf16')
+    assert low.clip.transformer.get_cast_dtype() == torch.bfloat16
+    assert low.prompt_learner.ctx.dtype == torch.float
+    images = torch.randn(2, 3, 32, 32)
+    head = MODELS.build(dict(type='CLIPPromptHead'))
+    logits_ref, logits_low = head(ref(images)), head(low(images))
+    assert logits_low.dtype == torch.float
+    # the same random weights rounded to bf16: close, not equal
+    cos = F.cosine_similarity(logits_low.flatten(), logits_ref.flatten(),
+                              dim=0)
+    assert cos > 0.99
+    logits_low.sum().backward()
+    assert low.prompt_learner.ctx.grad.dtype == torch.float
+    assert torch.isfinite(low.prompt_learner.ctx.grad).all()
+
+
+def test_auto_frozen_dtype_is_fp32_on_cpu():
+    model = backbone(frozen_dtype='auto')
+    model.to('cpu')
+    assert model.clip.transformer.get_cast_dtype() == torch.float
+    with pytest.raises(ValueError, match='frozen_dtype'):
+        backbone(frozen_dtype='int8')

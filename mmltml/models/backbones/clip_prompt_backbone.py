@@ -13,6 +13,13 @@ from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.prompt_learner import PromptLearner
 
+FROZEN_DTYPES = {
+    None: None,
+    'fp32': torch.float,
+    'bf16': torch.bfloat16,
+    'fp16': torch.float16,
+    'auto': None,
+}
 CLIPOutput = Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
                    Optional[torch.Tensor]]
 
@@ -61,6 +68,12 @@ class CLIPPromptBackbone(BaseModule):
         truncate_text: run the text tower only up to the last end-of-text.
         save_frozen: also save the frozen CLIP weights in checkpoints;
             ``None`` (default) saves them only without ``clip_pretrained``.
+        frozen_dtype: precision of the frozen CLIP weights: ``None`` (fp32),
+            ``'bf16'``, ``'fp16'``, or ``'auto'`` (bf16 once the model runs
+            on CUDA, fp32 elsewhere). Holding the weights in low precision
+            is faster than autocast, which re-casts every weight at every
+            call. The learnable prompts, the head and the losses stay fp32;
+            features leave the backbone as fp32.
     """
 
     def __init__(self,
@@ -72,6 +85,7 @@ class CLIPPromptBackbone(BaseModule):
                  templates: Sequence[str] = ('a photo of a {}.', ),
                  truncate_text: bool = True,
                  save_frozen: Optional[bool] = None,
+                 frozen_dtype: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.classnames = resolve_class_names(classnames)
@@ -90,6 +104,12 @@ class CLIPPromptBackbone(BaseModule):
                 self._template_features(templates),
                 persistent=False)
         self._text_memo: Optional[tuple] = None
+        if frozen_dtype not in FROZEN_DTYPES:
+            raise ValueError(f'frozen_dtype must be one of '
+                             f'{sorted(FROZEN_DTYPES, key=str)}, got '
+                             f'{frozen_dtype!r}')
+        self.frozen_dtype = frozen_dtype
+        self._set_frozen_dtype(FROZEN_DTYPES[frozen_dtype])
         self._caption_cache: Dict[str, torch.Tensor] = {}
         self.caption_cache_hits = 0
         self.caption_cache_misses = 0
@@ -100,6 +120,23 @@ class CLIPPromptBackbone(BaseModule):
             self.register_load_state_dict_post_hook(_ignore_frozen_missing)
 
     # ------------------------------------------------------------------
+    def _set_frozen_dtype(self, dtype: Optional[torch.dtype]) -> None:
+        if dtype is not None:
+            self.clip.to(dtype)
+            self.clip.logit_scale.data = self.clip.logit_scale.data.float()
+
+    def _apply(self, fn, *args, **kwargs):
+        module = super()._apply(fn, *args, **kwargs)
+        if self.frozen_dtype == 'auto':
+            on_cuda = self.clip.logit_scale.device.type == 'cuda'
+            self._set_frozen_dtype(torch.bfloat16 if on_cuda else torch.float)
+        return module
+
+    @property
+    def _image_dtype(self) -> torch.dtype:
+        return self.clip.visual.conv1.weight.dtype if hasattr(
+            self.clip.visual, 'conv1') else torch.float
+
     def train(self, mode: bool = True) -> 'CLIPPromptBackbone':
         super().train(mode)
         self.clip.eval()  # frozen encoders never update BN statistics
@@ -124,7 +161,7 @@ class CLIPPromptBackbone(BaseModule):
         served by :class:`CachedFeatureDataset` pass through."""
         if is_feature_batch(images):
             return images.float()
-        return self.clip.encode_image(images).float()
+        return self.clip.encode_image(images.to(self._image_dtype)).float()
 
     def encode_token_embeds(self, embeds: torch.Tensor,
                             tokens: torch.Tensor) -> torch.Tensor:
@@ -139,7 +176,7 @@ class CLIPPromptBackbone(BaseModule):
         device = self.clip.logit_scale.device
         tokens = self.tokenizer(list(texts)).to(device)
         return self.encode_token_embeds(self.clip.token_embedding(tokens),
-                                        tokens)
+                                        tokens).float()
 
     def _template_features(self, templates: Sequence[str]) -> torch.Tensor:
         feats = [
