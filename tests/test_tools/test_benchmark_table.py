@@ -1,0 +1,52 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""benchmark_table.py: collection of group-mAP metrics over seeds."""
+import importlib.util
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+
+from tests._tiny_setup import REPO_ROOT
+
+
+@pytest.fixture(scope='module')
+def tool():
+    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
+                    'benchmark_table.py')
+    spec = importlib.util.spec_from_file_location('benchmark_table', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_collect_only_mean_and_std(tool, tmp_path):
+    rng = np.random.default_rng(0)
+    values = rng.uniform(20, 80, (3, 4))
+    config = str(tmp_path / 'lmpt_demo.py')
+    for seed, row in enumerate(values):
+        directory = tool.run_dir(str(tmp_path / 'runs'), config, seed)
+        import os
+        os.makedirs(directory)
+        metrics = {f'lt/{c}': float(v) for c, v in zip(tool.COLUMNS, row)}
+        metrics['multi-label/mAP'] = 0.0  # other metrics are ignored
+        with open(osp.join(directory, 'metrics.json'), 'w') as f:
+            json.dump(metrics, f)
+    out = str(tmp_path / 'table.md')
+    table = tool.main([config, '--seeds', '0', '1', '2', '--work-dir',
+                       str(tmp_path / 'runs'), '--collect-only', '--out',
+                       out])
+    row = table.splitlines()[-1]
+    assert row.startswith('| lmpt_demo | 3 |')
+    for column, cell in zip(values.T, row.split('|')[3:7]):
+        mean, std = (float(x) for x in cell.split('±'))
+        assert mean == pytest.approx(column.mean(), abs=0.006)
+        assert std == pytest.approx(column.std(ddof=1), abs=0.006)
+    assert open(out).read().strip() == table
+
+
+def test_missing_group_metrics_is_an_error(tool, tmp_path):
+    path = tmp_path / 'metrics.json'
+    path.write_text(json.dumps({'multi-label/mAP': 1.0}))
+    with pytest.raises(KeyError, match='no group-mAP'):
+        tool.read_metrics(str(path))

@@ -1,0 +1,147 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""Run (or collect) configs over seeds; write a group-mAP markdown table.
+
+For every config and seed: train with ``tools/train.py`` (configs without a
+``train_cfg``, such as zero-shot CLIP, are only tested), test the last
+checkpoint with ``tools/test.py`` and keep its metrics as JSON under
+``WORK_DIR/<config name>/seed<seed>/``. The table gives total / head /
+medium / tail mAP as mean +- std over seeds (LMPT Table 1 style).
+
+Example::
+
+    python tools/analysis_tools/benchmark_table.py \
+        configs/synthetic/clip_tinyclip_zeroshot_synthetic.py \
+        configs/synthetic/lmpt_tinyclip_synthetic.py \
+        --seeds 0 1 2 --work-dir work_dirs/benchmark --out table.md
+"""
+import argparse
+import glob
+import json
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+from typing import Dict, List, Optional
+
+import numpy as np
+
+TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
+COLUMNS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
+    parser.add_argument('--work-dir', default='work_dirs/benchmark')
+    parser.add_argument(
+        '--collect-only',
+        action='store_true',
+        help='do not run anything; read the metrics already written')
+    parser.add_argument('--out', help='write the markdown table here')
+    parser.add_argument(
+        '--cfg-options', nargs='+', default=[],
+        help='passed to every train.py / test.py call')
+    return parser.parse_args(argv)
+
+
+def run_dir(work_dir: str, config: str, seed: int) -> str:
+    name = osp.splitext(osp.basename(config))[0]
+    return osp.join(work_dir, name, f'seed{seed}')
+
+
+def is_trainable(config: str) -> bool:
+    from mmengine.config import Config
+    return bool(Config.fromfile(config).get('train_cfg'))
+
+
+def last_checkpoint(directory: str) -> str:
+    found = glob.glob(osp.join(directory, 'epoch_*.pth')) + glob.glob(
+        osp.join(directory, 'iter_*.pth'))
+    if not found:
+        raise FileNotFoundError(f'no checkpoint in {directory}')
+    return max(found, key=lambda p: int(re.findall(r'\d+', p)[-1]))
+
+
+def _call(args: List[str]) -> None:
+    print('+', ' '.join(args), flush=True)
+    subprocess.run([sys.executable] + args, check=True)
+
+
+def run_one(config: str, seed: int, directory: str,
+            cfg_options: List[str]) -> str:
+    """Train (if trainable) and test one config; return the metrics file."""
+    options = ['--cfg-options', f'randomness.seed={seed}', *cfg_options]
+    checkpoint = []
+    if is_trainable(config):
+        _call([osp.join(TOOLS, 'train.py'), config, '--work-dir', directory,
+               *options])
+        checkpoint = [last_checkpoint(directory)]
+    metrics = osp.join(directory, 'metrics.json')
+    _call([osp.join(TOOLS, 'test.py'), config, *checkpoint, '--work-dir',
+           directory, '--out', metrics, '--out-item', 'metrics', *options])
+    return metrics
+
+
+def read_metrics(path: str) -> Dict[str, float]:
+    """The group-mAP values of a metrics file, by column name.
+
+    The group metric is the one that reports ``mAP_head``; other metrics
+    (e.g. mmpretrain's ``multi-label/mAP``) are ignored.
+    """
+    with open(path) as f:
+        metrics = json.load(f)
+    prefixes = [key[:-len('mAP_head')] for key in metrics
+                if key.endswith('mAP_head')]
+    if not prefixes:
+        raise KeyError(f'{path} has no group-mAP results: {sorted(metrics)}')
+    return {column: float(metrics[prefixes[0] + column])
+            for column in COLUMNS if prefixes[0] + column in metrics}
+
+
+def summarise(runs: Dict[str, List[Dict[str, float]]]) -> str:
+    """Markdown table of mean +- std over seeds."""
+    lines = ['| config | seeds | total mAP | head | medium | tail |',
+             '|---|---|---|---|---|---|']
+    for name, values in runs.items():
+        cells = []
+        for column in COLUMNS:
+            column_values = np.array([v.get(column, np.nan) for v in values])
+            cells.append(_mean_std(column_values))
+        lines.append(f'| {name} | {len(values)} | ' + ' | '.join(cells) +
+                     ' |')
+    return '\n'.join(lines)
+
+
+def _mean_std(values: np.ndarray) -> str:
+    if np.isnan(values).all():
+        return 'n/a'
+    if len(values) == 1:
+        return f'{values[0]:.2f}'
+    return f'{np.nanmean(values):.2f} ± {np.nanstd(values, ddof=1):.2f}'
+
+
+def main(argv=None) -> Optional[str]:
+    args = parse_args(argv)
+    runs: Dict[str, List[Dict[str, float]]] = {}
+    for config in args.configs:
+        name = osp.splitext(osp.basename(config))[0]
+        for seed in args.seeds:
+            directory = run_dir(args.work_dir, config, seed)
+            metrics = osp.join(directory, 'metrics.json')
+            if not args.collect_only:
+                os.makedirs(directory, exist_ok=True)
+                metrics = run_one(config, seed, directory, args.cfg_options)
+            runs.setdefault(name, []).append(read_metrics(metrics))
+    table = summarise(runs)
+    print('\n' + table)
+    if args.out:
+        with open(args.out, 'w') as f:
+            f.write(table + '\n')
+        print(f'\ntable written to {args.out}; runs in {args.work_dir}')
+    return table
+
+
+if __name__ == '__main__':
+    main()
