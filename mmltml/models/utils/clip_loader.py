@@ -11,18 +11,36 @@ benchmark):
   ``-quickgelu`` model names (``RN50-quickgelu``): plain ``RN50`` builds GELU
   and silently gives wrong features.
 * ``model_cfg``: an open_clip ``CLIP`` config dict (``embed_dim``,
-  ``vision_cfg``, ``text_cfg``, ``quick_gelu``) for small models, with an
-  optional ``pretrained`` local state-dict file.
+  ``vision_cfg``, ``text_cfg``, ``quick_gelu``) for small models, or the
+  name of a built-in one (:data:`NAMED_MODEL_CFGS`, e.g.
+  ``'tinyclip-synthetic'``), with an optional ``pretrained`` local
+  state-dict file.
 
 Weights are always loaded with ``torch.load(weights_only=True)``.
 """
+import importlib
 import os.path as osp
-from typing import Callable, Optional, Tuple
+from typing import Callable, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 
 OPENAI_RESNETS = ('RN50', 'RN101', 'RN50x4', 'RN50x16', 'RN50x64')
+
+
+#: Built-in CLIP config dicts accepted by name as ``model_cfg``.
+NAMED_MODEL_CFGS = {
+    'tinyclip-synthetic': ('mmltml.models.utils.tiny_clip', 'TINY_CLIP_CFG'),
+}
+
+
+def named_model_cfg(name: str) -> dict:
+    """A built-in CLIP config dict by name (see :data:`NAMED_MODEL_CFGS`)."""
+    if name not in NAMED_MODEL_CFGS:
+        raise KeyError(f'unknown CLIP model_cfg {name!r}; built-in: '
+                       f'{sorted(NAMED_MODEL_CFGS)}')
+    module, attr = NAMED_MODEL_CFGS[name]
+    return dict(getattr(importlib.import_module(module), attr))
 
 
 def _check_quickgelu(model_name: str, pretrained: Optional[str]) -> None:
@@ -47,7 +65,7 @@ def _load_state_dict(path: str) -> dict:
 
 def build_open_clip(model_name: Optional[str] = None,
                     pretrained: Optional[str] = None,
-                    model_cfg: Optional[dict] = None) -> nn.Module:
+                    model_cfg: Union[dict, str, None] = None) -> nn.Module:
     """Return an open_clip ``CLIP`` model in fp32 on the CPU, in eval mode.
 
     Args:
@@ -63,7 +81,8 @@ def build_open_clip(model_name: Optional[str] = None,
         _check_quickgelu(model_name, pretrained)
         model = open_clip.create_model(model_name, pretrained=pretrained)
     else:
-        cfg = dict(model_cfg)
+        cfg = (named_model_cfg(model_cfg)
+               if isinstance(model_cfg, str) else dict(model_cfg))
         model = open_clip.CLIP(
             embed_dim=cfg.pop('embed_dim'),
             vision_cfg=cfg.pop('vision_cfg'),
@@ -81,11 +100,13 @@ def build_open_clip(model_name: Optional[str] = None,
 
 
 def build_tokenizer(model_name: Optional[str] = None,
-                    model_cfg: Optional[dict] = None) -> Callable:
+                    model_cfg: Union[dict, str, None] = None) -> Callable:
     """Return the open_clip tokenizer for a model name or config dict."""
     import open_clip
     if model_name is not None:
         return open_clip.get_tokenizer(model_name)
+    if isinstance(model_cfg, str):
+        model_cfg = named_model_cfg(model_cfg)
     text_cfg = model_cfg['text_cfg']
     context_length = (text_cfg.get('context_length', 77) if isinstance(
         text_cfg, dict) else text_cfg.context_length)
@@ -94,7 +115,7 @@ def build_tokenizer(model_name: Optional[str] = None,
 
 def build_clip_and_tokenizer(model_name: Optional[str] = None,
                              pretrained: Optional[str] = None,
-                             model_cfg: Optional[dict] = None
+                             model_cfg: Union[dict, str, None] = None
                              ) -> Tuple[nn.Module, Callable]:
     """Both of :func:`build_open_clip` and :func:`build_tokenizer`."""
     return (build_open_clip(model_name, pretrained, model_cfg),
