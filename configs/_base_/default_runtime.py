@@ -12,6 +12,12 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='VisualizationHook', enable=False),
+    # mmltml: stop at a NaN / inf loss before it is checkpointed, and check
+    # the class counts of datasets, model and metrics before a run starts.
+    # Extra keys of default_hooks are merged into child configs (unlike
+    # custom_hooks lists, which children replace).
+    finite_loss=dict(type='FiniteLossHook'),
+    class_count_check=dict(type='ClassCountCheckHook'),
 )
 
 env_cfg = dict(

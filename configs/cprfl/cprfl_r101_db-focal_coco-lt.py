@@ -1,6 +1,7 @@
 # Paper Table 2, row "DB Focal": the distribution-balanced focal loss (DB
 # paper settings for COCO-LT) instead of ASL. The official code's DB copy is
-# broken (ref-cprfl §3.2); this is the plugin's DBLoss.
+# broken (its reductions and focal term are wrong); this is the plugin's
+# DBLoss.
 _base_ = './cprfl_r101_coco-lt.py'
 model = dict(
     head=dict(

@@ -11,7 +11,8 @@ is generated when a config uses it):
   downloaded here: the open_clip model of every component that takes
   ``clip_pretrained`` becomes a tiny CLIP, ``Pretrained`` ``init_cfg``
   entries and ``pretrained`` weights are dropped;
-* its optimizer wrapper, parameter schedulers and custom hooks;
+* its optimizer wrapper, parameter schedulers, visualizer, default and
+  custom hooks;
 * every dataloader (dataset, sampler, loader), one item's data info and
   one item through the pipeline;
 * the evaluator, run on random scores over the test split (this catches
@@ -24,7 +25,6 @@ import os
 import os.path as osp
 from typing import Dict, List, Set
 
-import mmltml  # noqa: F401  (registers the plugin components)
 import numpy as np
 import pytest
 import torch
@@ -33,9 +33,10 @@ from mmengine.evaluator import Evaluator
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
-from mmpretrain.registry import HOOKS, MODELS, PARAM_SCHEDULERS
+from mmpretrain.registry import HOOKS, MODELS, PARAM_SCHEDULERS, VISUALIZERS
 from mmpretrain.structures import DataSample
 
+import mmltml  # noqa: F401  (registers the plugin components)
 from tests._tiny_setup import REPO_ROOT, TINY_CLIP_224, make_ltml_subset
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
@@ -141,6 +142,16 @@ def data_roots(node) -> Set[str]:
     if isinstance(node, str) and node.startswith('data/'):
         return {node.split('/')[1]}
     return set()
+
+
+@pytest.fixture(autouse=True)
+def single_thread():
+    """One intra-op thread: on a shared, loaded CPU two threads make the
+    small tensor work of building several times slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -276,15 +287,12 @@ def test_stand_ins_replace_clip_and_pretrained_weights():
     assert own['clip_pretrained'] is None
 
 
-@pytest.mark.parametrize('rel_path', CONFIGS)
-def test_config_builds(rel_path, workspace, monkeypatch):
-    monkeypatch.chdir(workspace)
-    speed_up_building(monkeypatch)
-    cfg = Config.fromfile(osp.join(CONFIG_DIR, rel_path))
-    prepare_data(workspace, cfg)
+def check_config(cfg: Config, name: str, save_dir: str) -> None:
+    """Build and check every part of ``cfg`` (see the module docstring);
+    run from a workspace holding its data."""
     with DefaultScope.overwrite_default_scope(scope_of(cfg)):
         loaders = build_loaders(cfg)
-        assert loaders, f'{rel_path} has no dataloader'
+        assert loaders, f'{name} has no dataloader'
         for key, loader in loaders.items():
             check_loader(key, loader)
         eval_loader = loaders.get('test_dataloader',
@@ -322,5 +330,45 @@ def test_config_builds(rel_path, workspace, monkeypatch):
                     scheduler,
                     default_args=dict(optimizer=optim_wrapper,
                                       epoch_length=epoch_length))
-        for hook in cfg.get('custom_hooks') or []:
-            HOOKS.build(hook.copy())
+        if cfg.get('visualizer') is not None:
+            # the Runner builds it before the hooks (VisualizationHook
+            # looks it up)
+            VISUALIZERS.build(dict(cfg.visualizer, name=name,
+                                   save_dir=save_dir))
+        hooks = list((cfg.get('default_hooks') or {}).values())
+        for hook in hooks + list(cfg.get('custom_hooks') or []):
+            if hook is not None:
+                HOOKS.build(hook.copy())
+
+
+@pytest.mark.parametrize('rel_path', CONFIGS)
+def test_config_builds(rel_path, workspace, monkeypatch, tmp_path):
+    monkeypatch.chdir(workspace)
+    speed_up_building(monkeypatch)
+    cfg = Config.fromfile(osp.join(CONFIG_DIR, rel_path))
+    prepare_data(workspace, cfg)
+    check_config(cfg, rel_path, str(tmp_path))
+
+
+@pytest.mark.parametrize('broken, error, match', [
+    (dict(model=dict(head=dict(num_classes=80))), AssertionError,
+     r'\(80, \{20\}\)'),
+    (dict(model=dict(head=dict(loss=dict(type='NoSuchLoss')))), KeyError,
+     'NoSuchLoss is not in'),
+    (dict(train_dataloader=dict(dataset=dict(ann_file='absent.txt'))),
+     FileNotFoundError, 'absent.txt'),
+    (dict(val_evaluator=[dict(type='GroupMAP', class_freq=[1] * 20),
+                         dict(type='GroupMAP', class_freq=[1] * 20)]),
+     ValueError, 'same metric name'),
+])
+def test_check_config_catches_broken_configs(broken, error, match, workspace,
+                                             monkeypatch, tmp_path):
+    """The checks fail on a VOC-LT config with a wrong class count, an
+    unknown component, a missing list file or colliding metric keys."""
+    monkeypatch.chdir(workspace)
+    speed_up_building(monkeypatch)
+    cfg = Config.fromfile(
+        osp.join(CONFIG_DIR, 'baselines', 'resnet50_erm_voc-lt.py'))
+    cfg.merge_from_dict(broken)
+    with pytest.raises(error, match=match):
+        check_config(cfg, 'broken', str(tmp_path))

@@ -10,8 +10,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from tests._tiny_setup import (REPO_ROOT, free_port, make_ltml_subset,
-                               run_tool)
+import mmltml  # noqa: F401  (registers the plugin components)
+from tests._tiny_setup import REPO_ROOT, free_port, make_ltml_subset, run_tool
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
 CPRFL = osp.join(REPO_ROOT, 'configs', 'cprfl')
@@ -69,14 +69,26 @@ def tiny_overrides(base: str) -> dict:
         default_hooks=dict(logger=dict(interval=1)))
 
 
-def write_config(path: str, base: str, **extra) -> str:
-    overrides = tiny_overrides(base)
-    overrides.update(extra)
+def write_config(path: str, base: str) -> str:
+    """A child config of ``base`` with :func:`tiny_overrides`."""
     text = f'_base_ = [{osp.join(CPRFL, base)!r}]\n'
-    text += ''.join(f'{k} = {v!r}\n' for k, v in overrides.items())
+    text += ''.join(f'{k} = {v!r}\n'
+                    for k, v in tiny_overrides(base).items())
     with open(path, 'w') as f:
         f.write(text)
     return path
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """One intra-op thread here and in the tools: these models are tiny and
+    the machine is shared, where thread oversubscription costs 10-50x."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('OMP_NUM_THREADS', '1')
+        yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='module')
@@ -93,54 +105,58 @@ def _metric(output, key='lt/mAP'):
     return lines[-1]
 
 
-def _test(cfg, ckpt, work_dir, workspace):
-    proc = run_tool([osp.join(TOOLS, 'test.py'), cfg, ckpt, '--work-dir',
-                     work_dir], workspace)
-    return _metric(proc.stdout + proc.stderr)
-
-
-@pytest.mark.parametrize('base', [
-    'cprfl_r101_coco-lt.py',
-    'cprfl_clip-vitb16-frozen_coco-lt.py',
-])
-def test_train_then_test(workspace, tmp_path, base):
-    cfg = write_config(str(tmp_path / 'cfg.py'), base)
-    work_dir = str(tmp_path / 'work')
-    proc = run_tool([osp.join(TOOLS, 'train.py'), cfg, '--work-dir',
-                     work_dir], workspace)
-    out = proc.stdout + proc.stderr
-    assert 'loss' in out
-    val_line = _metric(out)
-    ckpt = osp.join(work_dir, 'epoch_1.pth')
-    state = torch.load(ckpt, map_location='cpu', weights_only=False)
-    # EMA: `state_dict` holds the averaged weights, `ema_state_dict` the
-    # regular ones; they differ after training
-    assert any(not torch.equal(v, state['ema_state_dict']['module.' + k])
-               for k, v in state['state_dict'].items()
-               if v.is_floating_point())
-    if 'CLIPVisionBackbone' in open(cfg).read():
-        # the frozen CLIP tower is rebuilt from its config, not saved
-        assert not any('backbone.visual' in k for k in state['state_dict'])
-    # the tested checkpoint evaluates like the last validation (EMA weights)
-    test_line = _test(cfg, ckpt, str(tmp_path / 'test'), workspace)
-    assert _map_value(test_line) == pytest.approx(_map_value(val_line),
-                                                  abs=1e-3)
-
-
 def _map_value(line):
     return float(line.split('lt/mAP:')[1].split()[0])
 
 
-def test_voc_dist_train_two_processes(workspace, tmp_path):
-    cfg = write_config(str(tmp_path / 'cfg.py'), 'cprfl_r101_voc-lt.py')
-    work_dir = str(tmp_path / 'work')
-    proc = run_tool(['bash', osp.join(TOOLS, 'dist_train.sh'), cfg, '2',
-                     '--work-dir', work_dir], workspace, port=free_port())
-    out = proc.stdout + proc.stderr
-    assert 'Distributed training: True' in out and 'GPU number: 2' in out
-    _metric(out)
-    _test(cfg, osp.join(work_dir, 'epoch_1.pth'), str(tmp_path / 'test'),
-          workspace)
+def _train_and_test(base, tool, root, workspace):
+    """Train ``base`` (tiny) with ``tool`` (train.py, or dist_train.sh with
+    2 processes), then run tools/test.py on the last checkpoint; return the
+    logs and the checkpoint."""
+    cfg = write_config(osp.join(root, 'cfg.py'), base)
+    work_dir = osp.join(root, 'work')
+    if tool == 'dist_train.sh':
+        cmd, port = ['bash', osp.join(TOOLS, tool), cfg, '2'], free_port()
+    else:
+        cmd, port = [osp.join(TOOLS, tool), cfg], None
+    train = run_tool(cmd + ['--work-dir', work_dir], workspace, port=port)
+    ckpt = osp.join(work_dir, 'epoch_1.pth')
+    test = run_tool([osp.join(TOOLS, 'test.py'), cfg, ckpt, '--work-dir',
+                     osp.join(root, 'test')], workspace)
+    return dict(train=train.stdout + train.stderr,
+                test=test.stdout + test.stderr, ckpt=ckpt)
+
+
+# the tool tests at the end of the file: (config, training tool)
+TOOL_RUNS = {
+    'test_resnet_config_dist_train_two_processes_then_test':
+    ('cprfl_r101_coco-lt.py', 'dist_train.sh'),
+    'test_clip_backbone_config_train_then_test':
+    ('cprfl_clip-vitb16-frozen_coco-lt.py', 'train.py'),
+}
+
+
+@pytest.fixture(scope='module', autouse=True)
+def tool_runs(request, one_thread, workspace, tmp_path_factory):
+    """The two config families through the tools, started in the
+    background when the module starts (the tools' start-up dominates this
+    file's run time, so they overlap with each other and with the
+    in-process tests); the tool tests wait for their run:
+
+    - CPRFL's ResNet config: dist_train.sh with 2 CPU processes, then
+      tools/test.py;
+    - the VSI head on frozen CLIP image tokens: tools/train.py, then
+      tools/test.py.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+    selected = {item.name for item in request.session.items}
+    with ThreadPoolExecutor(2) as pool:
+        yield {
+            test: pool.submit(_train_and_test, base, tool,
+                              str(tmp_path_factory.mktemp('run')),
+                              workspace)
+            for test, (base, tool) in TOOL_RUNS.items() if test in selected
+        }
 
 
 # ---------------------------------------------------------------------------
@@ -157,7 +173,6 @@ def _tiny_cfg(base: str, workspace: str) -> Config:
 
 
 def _build(cfg: Config):
-    import mmltml  # noqa: F401
     from mmengine.optim import build_optim_wrapper
     from mmpretrain.registry import MODELS
     torch.manual_seed(0)
@@ -251,6 +266,37 @@ def test_weight_decay_only_on_weights_of_two_or_more_dims(workspace):
         assert optim_wrapper.optimizer.defaults['lr'] == 5e-5
 
 
+@pytest.mark.parametrize('base', [
+    'cprfl_r101_coco-lt.py', 'cprfl_r101_text-trainable_coco-lt.py'])
+def test_ema_decay_0998_on_weights_and_buffers(workspace, base):
+    """The config's EMA hook keeps 0.998 of the average per update, on
+    every weight and BN statistic (mmengine's momentum = 1 - decay)."""
+    from mmpretrain.registry import MODELS
+    cfg = _tiny_cfg(base, workspace)
+    model, _ = _build(cfg)
+    (hook, ) = cfg.custom_hooks
+    assert hook.type == 'EMAHook'
+    ema = MODELS.build(
+        dict(type=hook.ema_type, momentum=hook.momentum,
+             update_buffers=hook.update_buffers),
+        default_args=dict(model=model))
+    ema.update_parameters(model)  # the first update copies
+    before = copy.deepcopy(model.state_dict())
+    with torch.no_grad():
+        for value in model.state_dict().values():
+            if value.is_floating_point():
+                value.add_(1.)
+    ema.update_parameters(model)
+    averaged = ema.module.state_dict()
+    checked = 0
+    for key, value in before.items():
+        if value.is_floating_point():
+            torch.testing.assert_close(averaged[key], value + 0.002,
+                                       rtol=0, atol=1e-5, msg=key)
+            checked += 1
+    assert checked > 10 and 'backbone.bn1.running_mean' in before
+
+
 def _run_schedule(cfg: Config, epoch_length: int):
     """(lr, beta1) of each iteration under the config's schedulers."""
     from mmengine.optim import build_optim_wrapper
@@ -330,3 +376,75 @@ def test_backbone_loads_torchvision_weights(tmp_path, monkeypatch):
     trunk = torch.nn.Sequential(*list(reference.children())[:-2])
     with torch.no_grad():
         torch.testing.assert_close(model(x)[-1], trunk(x))
+
+
+def test_metafile_lists_every_config_with_consistent_results(tmp_path):
+    """Parsed as mmpretrain's ModelHub parses it; the paper's totals are the
+    class-count-weighted means of its groups (22/33/25, 6/6/8)."""
+    import os
+
+    from modelindex.load_model_index import load
+    index = tmp_path / 'model-index.yml'
+    rel = osp.relpath(osp.join(CPRFL, 'metafile.yml'), str(tmp_path))
+    index.write_text(f'Import:\n  - {rel}\n')
+    model_index = load(str(index))
+    model_index.build_models_with_collections()
+    models = model_index.models
+    assert {m.name for m in models} == {
+        f[:-3] for f in os.listdir(CPRFL) if f.endswith('.py')}
+    sizes = {'COCO-LT': (22, 33, 25), 'VOC-LT': (6, 6, 8)}
+    with_results = set()
+    for model in models:
+        assert model.config == f'configs/cprfl/{model.name}.py'
+        assert model.weights is None and model.in_collection == 'CPRFL'
+        for result in model.results or []:
+            with_results.add(model.name)
+            assert result.task == 'Image Classification'
+            assert model.name.endswith(result.dataset.lower())
+            m = result.metrics
+            groups = (m['mAP_head'], m['mAP_medium'], m['mAP_tail'])
+            counts = sizes[result.dataset]
+            weighted = sum(c * g for c, g in zip(counts, groups))
+            assert m['mAP'] == pytest.approx(weighted / sum(counts),
+                                             abs=0.015), model.name
+    assert with_results == {'cprfl_r101_coco-lt', 'cprfl_r101_voc-lt',
+                            'cprfl_r101_db-focal_coco-lt'}
+
+
+# ---------------------------------------------------------------------------
+# Through the tools (started in the background by ``tool_runs``)
+# ---------------------------------------------------------------------------
+def _ema_checkpoint(path):
+    """The checkpoint's weights, after checking mmengine's EMA layout:
+    ``state_dict`` holds the averaged weights, ``ema_state_dict`` the
+    regular ones (with a ``module.`` prefix); they differ after training."""
+    state = torch.load(path, map_location='cpu', weights_only=False)
+    regular = state['ema_state_dict']
+    assert any(not torch.equal(v, regular['module.' + k])
+               for k, v in state['state_dict'].items()
+               if v.is_floating_point())
+    return state['state_dict']
+
+
+def test_resnet_config_dist_train_two_processes_then_test(request,
+                                                          tool_runs):
+    run = tool_runs[request.node.name].result()
+    out = run['train']
+    assert 'Distributed training: True' in out and 'GPU number: 2' in out
+    assert 'loss' in out
+    _metric(out)
+    weights = _ema_checkpoint(run['ckpt'])
+    assert weights['head.text_embeds'].shape == (80, 24)
+    _metric(run['test'])
+
+
+def test_clip_backbone_config_train_then_test(request, tool_runs):
+    """The tested checkpoint evaluates exactly like the last validation
+    (EMA weights); the frozen CLIP tower is not saved."""
+    run = tool_runs[request.node.name].result()
+    assert 'loss' in run['train']
+    weights = _ema_checkpoint(run['ckpt'])
+    assert not any(k.startswith('backbone.') for k in weights)
+    assert any(k.startswith('head.vsi.') for k in weights)
+    assert _map_value(_metric(run['test'])) == pytest.approx(
+        _map_value(_metric(run['train'])), abs=1e-4)

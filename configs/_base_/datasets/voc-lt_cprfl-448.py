@@ -1,4 +1,4 @@
-# VOC-LT (Wu et al. 2020 split) with CPRFL's data recipe (ref-cprfl §4.1):
+# VOC-LT (Wu et al. 2020 split) with CPRFL's data recipe:
 # images decoded and squashed to 448 x 448 with Pillow (bilinear), as the
 # official code; one random-colour cutout + CPRFL's RandAugment for
 # training, resize only for testing; input in [0, 1] without mean/std

@@ -23,9 +23,10 @@ data_preprocessor = dict(
 # mmpretrain/mmcv transforms (differences: configs/baselines/README.md).
 # No hue jitter: mmcv 2.2's adjust_hue raises OverflowError for negative
 # shifts under NumPy 2, and no channel permutation (no such transform).
-# Squashing to 280 = 224 / 0.8 first makes the relative crop of the
-# original (each side 0.8-1.0) a square-image crop of area 0.64-1.0 and
-# aspect 0.8-1.25, which RandomResizedCrop draws and resizes to 224.
+# After a squash to 280 = 224 / 0.8 the official crop (each side 0.8-1.0
+# of the image) is a crop of area 0.64-1.0 and aspect 0.8-1.25 of the
+# square image; RandomResizedCrop draws one from these ranges (uniform
+# area, so not exactly the official distribution) and resizes it to 224.
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(280, 280)),

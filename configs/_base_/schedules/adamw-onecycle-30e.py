@@ -1,4 +1,4 @@
-# CPRFL's optimisation recipe (ref-cprfl §4.2-4.4), at the paper's length.
+# CPRFL's optimisation recipe, at the paper's length (configs/cprfl/README.md).
 #
 # AdamW, lr 5e-5, decoupled weight decay 1e-4 only on >= 2-D weights that
 # are not biases (the official `add_weight_decay`: norm weights, biases and

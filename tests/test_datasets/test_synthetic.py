@@ -1,0 +1,166 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""The synthetic LT benchmark generator and the shipped tiny CLIP."""
+import hashlib
+import json
+import os
+import os.path as osp
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+import pytest
+import torch
+
+from mmltml.datasets.synthetic import (class_names, generate_synthetic_lt,
+                                       long_tailed_counts, sample_label_sets)
+from mmltml.models.utils.tiny_clip import TINY_CLIP_CFG, TINY_CLIP_CHECKPOINT
+
+# a small benchmark keeps these tests fast (defaults: 64 px, 400/4/80)
+SMALL = dict(
+    image_size=32, max_train_count=100, min_train_count=3, test_per_class=30)
+
+
+def _tree_digest(root: str) -> str:
+    """sha256 over every file's relative path and bytes below ``root``."""
+    digest = hashlib.sha256()
+    for folder, dirs, files in sorted(os.walk(root)):
+        dirs.sort()
+        for name in sorted(files):
+            path = osp.join(folder, name)
+            digest.update(osp.relpath(path, root).encode())
+            with open(path, 'rb') as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def _read_list(path: str) -> list:
+    with open(path) as f:
+        return [line.split() for line in f.read().splitlines()]
+
+
+@pytest.fixture(scope='module')
+def bench(tmp_path_factory) -> str:
+    root = str(tmp_path_factory.mktemp('synthetic') / 'bench')
+    generate_synthetic_lt(root, seed=0, **SMALL)
+    return root
+
+
+def test_deterministic(bench, tmp_path):
+    again = str(tmp_path / 'again')
+    other = str(tmp_path / 'other')
+    generate_synthetic_lt(again, seed=0, **SMALL)
+    generate_synthetic_lt(other, seed=1, **SMALL)
+    assert _tree_digest(again) == _tree_digest(bench)
+    assert _tree_digest(other) != _tree_digest(bench)
+    with open(osp.join(bench, 'train.txt')) as f1, \
+            open(osp.join(other, 'train.txt')) as f2:
+        assert f1.read() != f2.read()
+
+
+def test_coco_lt_format(bench):
+    labels = _read_list(osp.join(bench, 'labels.txt'))
+    names = [' '.join(parts[:-1]) for parts in labels]
+    assert names == class_names() and len(names) >= 20
+    assert [int(parts[-1]) for parts in labels] == list(range(len(names)))
+    for split in ('train', 'test'):
+        for parts in _read_list(osp.join(bench, f'{split}.txt')):
+            assert parts[0].startswith(f'{split}/')
+            assert osp.isfile(osp.join(bench, parts[0]))
+            ids = [int(i) for i in parts[1:]]
+            assert ids and len(set(ids)) == len(ids)
+            assert all(0 <= i < len(names) for i in ids)
+
+
+def _group_sizes(counts: np.ndarray) -> dict:
+    return dict(
+        head=int((counts >= 100).sum()),
+        medium=int(((counts >= 20) & (counts < 100)).sum()),
+        tail=int((counts < 20).sum()))
+
+
+def test_long_tailed_files(bench):
+    with open(osp.join(bench, 'meta.json')) as f:
+        meta = json.load(f)
+    num_classes = len(class_names())
+    counts = {}
+    for split in ('train', 'test'):
+        ids = [int(i) for p in _read_list(osp.join(bench, f'{split}.txt'))
+               for i in p[1:]]
+        counts[split] = np.bincount(ids, minlength=num_classes)
+        assert counts[split].tolist() == meta[f'{split}_class_counts']
+    assert counts['train'].max() >= 100 and counts['train'].min() < 20
+    assert counts['test'].min() >= 29
+    assert meta['groups'] == _group_sizes(counts['train'])
+
+
+def test_default_profile():
+    """The default parameters give non-empty head/medium/tail groups."""
+    targets = long_tailed_counts(len(class_names()), 400, 4, seed=0)
+    train = sample_label_sets(targets, np.random.default_rng(0))
+    test = sample_label_sets([80] * len(targets), np.random.default_rng(1))
+    counts = np.bincount(np.concatenate(train), minlength=len(targets))
+    assert counts.tolist() == targets.tolist()
+    assert all(size > 0 for size in _group_sizes(counts).values())
+    assert all(1 <= len(labels) <= 4 for labels in train + test)
+    assert np.bincount(np.concatenate(test)).min() >= 78
+
+
+def test_captions_name_every_class(bench):
+    names = class_names()
+    train = _read_list(osp.join(bench, 'train.txt'))
+    with open(osp.join(bench, 'captions.txt')) as f:
+        captions = [line.split(' ', 1) for line in f.read().splitlines()]
+    assert [c[0] for c in captions] == [p[0] for p in train]
+    for parts, (_, caption) in zip(train, captions):
+        for i in parts[1:]:
+            assert f'a {names[int(i)]}' in caption
+        others = set(range(len(names))) - {int(i) for i in parts[1:]}
+        assert not any(f'a {names[i]} ' in caption + ' ' for i in others)
+
+
+def test_idempotent_and_regenerates(bench, tmp_path):
+    meta_path = osp.join(bench, 'meta.json')
+    mtime = os.stat(meta_path).st_mtime_ns
+    meta = generate_synthetic_lt(bench, seed=0, **SMALL)
+    assert os.stat(meta_path).st_mtime_ns == mtime
+    assert meta['seed'] == 0 and meta['out_dir'] == bench
+
+    root = str(tmp_path / 'bench')
+    generate_synthetic_lt(root, seed=0, **SMALL)
+    meta = generate_synthetic_lt(root, seed=3, **SMALL)
+    with open(osp.join(root, 'meta.json')) as f:
+        assert json.load(f)['seed'] == 3 == meta['seed']
+    assert not [p for p in os.listdir(tmp_path) if p != 'bench']
+
+
+def test_refuses_foreign_directory(tmp_path):
+    (tmp_path / 'mine.txt').write_text('not a benchmark')
+    with pytest.raises(FileExistsError):
+        generate_synthetic_lt(str(tmp_path), seed=0, **SMALL)
+    assert os.listdir(tmp_path) == ['mine.txt']
+
+
+def _generate(root: str) -> str:
+    return generate_synthetic_lt(root, seed=0, **SMALL)['list_sha256']
+
+
+def test_concurrent_generation(bench, tmp_path):
+    root = str(tmp_path / 'bench')
+    with ProcessPoolExecutor(3) as pool:
+        digests = list(pool.map(_generate, [root] * 3))
+    assert len(set(digests)) == 1
+    assert _tree_digest(root) == _tree_digest(bench)
+    assert os.listdir(tmp_path) == ['bench']
+
+
+def test_tiny_clip_checkpoint():
+    from mmltml.models.utils.clip_loader import build_open_clip
+    assert osp.getsize(TINY_CLIP_CHECKPOINT) <= 20 * 2**20
+    state = torch.load(
+        TINY_CLIP_CHECKPOINT, map_location='cpu', weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values())
+    model = build_open_clip(
+        model_cfg=TINY_CLIP_CFG, pretrained=TINY_CLIP_CHECKPOINT)
+    size = TINY_CLIP_CFG['vision_cfg']['image_size']
+    with torch.no_grad():
+        image = model.encode_image(torch.zeros(1, 3, size, size))
+    assert image.shape == (1, TINY_CLIP_CFG['embed_dim'])

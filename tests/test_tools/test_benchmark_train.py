@@ -1,0 +1,118 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""tools/analysis_tools/benchmark_train.py with a tiny CLIP: it runs end to
+end, writes the expected JSON, and its exactness check is real."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+import torch
+
+from tests._tiny_setup import REPO_ROOT, run_tool
+
+TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools', 'benchmark_train.py')
+LMPT = osp.join(REPO_ROOT, 'configs', 'lmpt', 'lmpt_vitb16_coco-lt.py')
+# tiny CLIP, 32 px images, 4 context tokens: 32 text positions in the plain
+# path, about 10 after truncation
+TINY_CFG = f"""
+_base_ = [{LMPT!r}]
+model = dict(backbone=dict(
+    clip_model_name=None, clip_pretrained=None,
+    prompt_learner=dict(n_ctx=4),
+    clip_model_cfg=dict(
+        embed_dim=32,
+        vision_cfg=dict(layers=(1, 1, 1, 1), width=8, image_size=32),
+        text_cfg=dict(context_length=32, vocab_size=49408, width=32,
+                      heads=2, layers=1))))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(32, 32)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs', algorithm_keys=['caption']),
+]
+"""
+ARGS = ['--batch-size', '4', '--iters', '1', '--warmup', '1',
+        '--train-images', '64', '--test-images', '300', '--device', 'cpu']
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('benchmark_train', TOOL)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return _load_tool()
+
+
+@pytest.fixture
+def tiny_cfg(tmp_path, monkeypatch):
+    # no data/coco here: the loss statistics fall back to synthetic counts
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / 'tiny_lmpt.py'
+    path.write_text(TINY_CFG)
+    return str(path)
+
+
+def test_runs_end_to_end_and_writes_json(tiny_cfg, tmp_path):
+    out = tmp_path / 'bench.json'
+    proc = run_tool([TOOL, tiny_cfg, *ARGS, '--epoch', '--out', str(out)],
+                    str(tmp_path), timeout=240)
+    assert 'step speedup' in proc.stdout and 'targets:' in proc.stdout
+    result = json.loads(out.read_text())
+    assert set(result) >= {'meta', 'step', 'step_speedup', 'exactness',
+                           'epoch', 'eval', 'targets'}
+    meta = result['meta']
+    assert meta['num_classes'] == 80 and meta['batch_size'] == 4
+    assert meta['text_tokens']['plain'] == 32
+    assert meta['text_tokens']['optimised'] < 32
+    assert meta['class_stats'].startswith('synthetic')
+    for path in ('plain', 'optimised'):
+        step = result['step'][path]
+        for key in ('image_ms', 'text_ms', 'loss_ms', 'backward_step_ms',
+                    'total_ms', 'images_per_s', 'peak_memory_mib'):
+            assert step[key] > 0, (path, key)
+    exact = result['exactness']['plain_vs_optimised']
+    assert {'logits', 'loss', 'loss_cls', 'loss_cse'} <= set(exact)
+    assert any(k.startswith('param:') for k in exact)
+    assert all(v['ok'] for v in exact.values())
+    epoch = result['epoch']
+    assert epoch['steps'] == 1  # 64 images at the config's batch size 64
+    assert 'extrapolated' in epoch['method']
+    assert epoch['cached_epoch_s'] < epoch['uncached_epoch_s']
+    assert result['eval']['num_images'] == 300
+    assert result['eval']['text_tower_runs'] == 1  # prompts memoised
+    assert set(result['targets']) == {'step_speedup_ge_3x',
+                                      'epoch_speedup_ge_20x',
+                                      'eval_5000_cached_under_60s'}
+
+
+def test_corrupt_cache_fails_the_run(tool, tiny_cfg, tmp_path, monkeypatch):
+    """A cache that serves another image's features is caught."""
+    encode = tool.encode_images
+    monkeypatch.setattr(tool, 'encode_images',
+                        lambda *a, **k: encode(*a, **k).roll(1, dims=0))
+    out = tmp_path / 'bench.json'
+    assert tool.main([tiny_cfg, *ARGS, '--out', str(out)]) == 1
+    assert not out.exists()
+
+
+def test_compare_results(tool):
+    plain = dict(logits=torch.tensor([[10.0, -3.0]]),
+                 loss=torch.tensor(0.5), cse_active_neg=torch.tensor(0.2))
+    plain['param:ctx'] = torch.ones(2, 3)
+    same = {k: v.clone() for k, v in plain.items()}
+    same['logits'] = same['logits'] + 5e-4  # within 1e-5 * logit scale 100
+    same['cse_active_neg'] = torch.tensor(0.3)  # a diagnostic, not compared
+    report = tool.compare_results(plain, same, logit_scale=100.)
+    assert set(report) == {'logits', 'loss', 'param:ctx'}
+    for key, delta in (('loss', 1e-3), ('logits', 1e-2), ('param:ctx', 1e-3)):
+        bad = dict(same)
+        bad[key] = plain[key] + delta
+        with pytest.raises(tool.MismatchError, match=key):
+            tool.compare_results(plain, bad, logit_scale=100.)
+    bad = dict(same, logits=torch.zeros(1, 3))
+    with pytest.raises(tool.MismatchError):
+        tool.compare_results(plain, bad, logit_scale=100.)
