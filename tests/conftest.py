@@ -9,11 +9,27 @@ import os
 import os.path as osp
 
 import pytest
+import torch
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LTML_DIR = os.environ.get(
     'MMLTML_LTML_DIR', osp.join(osp.dirname(REPO_ROOT), 'shared', 'data',
                                 'ltml'))
+
+
+@pytest.fixture(scope='session', autouse=True)
+def _one_thread():
+    """One torch thread per process (the tools' subprocesses inherit
+    ``OMP_NUM_THREADS=1``): the tests' tiny models are dominated by thread
+    synchronisation, so one thread is several times faster on 2 cores, and
+    the thread count changes results bitwise (summation order), so runs
+    that are compared must share it."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv('OMP_NUM_THREADS', '1')
+        yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope='session')

@@ -6,6 +6,7 @@ from .class_stats import (compute_class_stats, format_class_stats,
                           iter_list_file, load_class_stats, parse_list_file,
                           save_class_stats, split_groups)
 from .coco_lt import COCOLTDataset
+from .image_check import BadImageError, find_image_problem
 from .lt_multi_label import LTMultiLabelDataset
 from .samplers import *  # noqa: F401,F403
 from .transforms import *  # noqa: F401,F403
@@ -16,5 +17,6 @@ __all__ = [
     'read_label_file', 'compute_class_stats', 'format_class_stats',
     'iter_list_file', 'load_class_stats', 'parse_list_file',
     'save_class_stats', 'split_groups', 'LTMultiLabelDataset', 'COCOLTDataset',
-    'VOCLTDataset', 'CachedFeatureDataset'
+    'VOCLTDataset', 'CachedFeatureDataset', 'BadImageError',
+    'find_image_problem'
 ]

@@ -15,6 +15,8 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
+from .image_check import apply_pipeline
+
 #: Transforms whose output is a deterministic function of the image (plus
 #: a horizontal flip, cached both ways): with only these, serving cached
 #: features is exact.
@@ -181,10 +183,12 @@ class CachedFeatureDataset:
     def _encode_view(self, encode: EncodeFn, flip: bool) -> torch.Tensor:
         rank, world_size = get_dist_info()
         pipeline = self._view_pipeline(bool(flip))
+        locate = getattr(self.dataset, 'locate_image', None)
         indices = list(range(rank, len(self), world_size))
         feats = []
         for start in range(0, len(indices), self.batch_size):
-            batch = [pipeline(self.dataset.get_data_info(i))
+            batch = [apply_pipeline(pipeline, self.dataset.get_data_info(i),
+                                    locate)
                      for i in indices[start:start + self.batch_size]]
             feats.append(encode(default_collate(batch)).float().cpu())
         local = torch.cat(feats) if feats else torch.zeros(0)

@@ -1,13 +1,18 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+import logging
 import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from mmengine.fileio import join_path, list_from_file
+from mmengine.logging import print_log
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
 from .categories import get_class_names, is_preset
 from .class_stats import compute_class_stats, iter_list_file
+from .image_check import apply_pipeline, iter_image_problems
+
+BAD_IMAGE_POLICIES = ('error', 'skip')
 
 
 @DATASETS.register_module()
@@ -34,6 +39,18 @@ class LTMultiLabelDataset(MultiLabelDataset):
     labels in a training set (``test_mode=False``). Unlabelled images are
     allowed in test mode and counted by :attr:`num_unlabelled`.
 
+    Unreadable images: with ``on_bad_image='error'`` (the default) an image
+    that makes the pipeline fail because it is missing, empty or
+    undecodable raises :class:`~mmltml.datasets.image_check.BadImageError`
+    naming the image and its list file line, instead of mmcv's bare error
+    or mmengine's silent fetch of another image (a truncated file that
+    OpenCV decodes in part is not noticed then). With
+    ``on_bad_image='skip'`` every image is opened and decoded once when the
+    dataset is initialised, with the check of ``tools/misc/check_dataset.py``
+    (missing, empty, undecodable or truncated), and unreadable ones are left
+    out: they are listed in :attr:`skipped_images`, logged as a warning with
+    their list file lines, and counted in the dataset's repr.
+
     Args:
         ann_file (str): List file, relative to ``data_root`` unless
             absolute.
@@ -55,6 +72,9 @@ class LTMultiLabelDataset(MultiLabelDataset):
             Defaults to ''.
         test_mode (bool): Test phase; also allows unlabelled images.
             Defaults to False.
+        on_bad_image (str): ``'error'`` (default) or ``'skip'``, see above.
+            Skipping reads every image at initialisation, in each process
+            that builds the dataset.
         **kwargs: Other arguments of :class:`mmpretrain.datasets.BaseDataset`
             (``pipeline``, ``indices``, ``serialize_data``, ``lazy_init``,
             ...).
@@ -90,9 +110,16 @@ class LTMultiLabelDataset(MultiLabelDataset):
                  data_prefix: Union[str, dict] = '',
                  test_mode: bool = False,
                  classes: Union[str, Sequence[str], None] = None,
+                 on_bad_image: str = 'error',
                  **kwargs):
         if require_captions and not caption_file:
             raise ValueError('require_captions=True needs a caption_file')
+        if on_bad_image not in BAD_IMAGE_POLICIES:
+            raise ValueError(f'on_bad_image must be one of '
+                             f'{BAD_IMAGE_POLICIES}, got {on_bad_image!r}')
+        self.on_bad_image = on_bad_image
+        #: ``(img_path, line, problem)`` of each image left out.
+        self.skipped_images: List[Tuple[str, int, str]] = []
         self.label_file = self._join_root(data_root, label_file)
         self.caption_file = self._join_root(data_root, caption_file)
         self.require_captions = require_captions
@@ -169,6 +196,49 @@ class LTMultiLabelDataset(MultiLabelDataset):
                 f'({len(captions)} such captions)')
         return data_list
 
+    def filter_data(self) -> List[dict]:
+        """Leave out unreadable images when ``on_bad_image='skip'``."""
+        if self.on_bad_image != 'skip':
+            return self.data_list
+        paths = [info['img_path'] for info in self.data_list]
+        problems = dict(iter_image_problems(paths))
+        lines = self._image_lines()
+        self.skipped_images = [(path, lines.get(path, 0), problems[path])
+                               for path in paths if problems[path]]
+        if not self.skipped_images:
+            return self.data_list
+        report = '\n'.join(f'  {self.ann_file}, line {line}: image {path} '
+                           f'{problem}'
+                           for path, line, problem in self.skipped_images)
+        print_log(
+            f'{type(self).__name__}: skipped {len(self.skipped_images)} of '
+            f'{len(paths)} images that cannot be read '
+            f"(on_bad_image='skip'):\n{report}",
+            logger='current',
+            level=logging.WARNING)
+        return [info for info in self.data_list
+                if not problems[info['img_path']]]
+
+    def prepare_data(self, idx: int) -> Optional[dict]:
+        """Run the pipeline on sample ``idx``; an unreadable image raises
+        a ``BadImageError`` naming it and its list file line."""
+        return apply_pipeline(self.pipeline, self.get_data_info(idx),
+                              self.locate_image)
+
+    def locate_image(self, img_path: str) -> str:
+        """``'<list file>, line <n>'`` of an image path of the dataset."""
+        line = self._image_lines().get(img_path)
+        if line is None:
+            return str(self.ann_file)
+        return f'{self.ann_file}, line {line}'
+
+    def _image_lines(self) -> Dict[str, int]:
+        """Map each image path (with prefix) to its list file line."""
+        return {
+            join_path(self.img_prefix, rel_path): lineno
+            for lineno, rel_path, _ in iter_list_file(self.ann_file)
+        }
+
     def _load_captions(self) -> Dict[str, Tuple[str, int]]:
         """Read the caption file into ``{normalised path: (caption, line)}``.
         """
@@ -239,4 +309,7 @@ class LTMultiLabelDataset(MultiLabelDataset):
             body.append(f'Unlabelled images: \t{self.num_unlabelled}')
             if self.caption_file:
                 body.append(f'Images with captions: \t{self.num_captions}')
+            if self.on_bad_image == 'skip':
+                body.append(
+                    f'Skipped images: \t{len(self.skipped_images)}')
         return body

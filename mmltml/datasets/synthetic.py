@@ -196,9 +196,16 @@ def _join_objects(names: Sequence[str]) -> str:
     return ', '.join(phrases[:-1]) + ' and ' + phrases[-1]
 
 
-def make_caption(names: Sequence[str], background: str) -> str:
-    """``'a photo of a red circle and a blue star on a plain background'``."""
-    return f'a photo of {_join_objects(names)} on a {background} background'
+def make_caption(names: Sequence[str],
+                 background: Optional[str] = None) -> str:
+    """``'a photo of a red circle and a blue star on a plain background'``.
+
+    The background phrase is left out when ``background`` is None.
+    """
+    caption = f'a photo of {_join_objects(names)}'
+    if background is None:
+        return caption
+    return f'{caption} on a {background} background'
 
 
 def render_image(labels: Sequence[int], rng: np.random.Generator,

@@ -5,7 +5,9 @@ optim_wrapper = dict(
 param_scheduler = dict(
     type='CosineAnnealingLR', by_epoch=True, T_max=30,
     convert_to_iter_based=True)
-train_cfg = dict(by_epoch=True, max_epochs=30, val_interval=5)
+# mmengine's epoch loop, plus exact mid-epoch resume (skips the batches
+# already trained, per-iteration seeding; mmltml.engine.runners).
+train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=30, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 # NOTE: base_batch_size = (1 GPU) x (64 samples per GPU)

@@ -1,4 +1,9 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+from .class_count_check_hook import ClassCountCheckHook
 from .feature_cache_hook import FeatureCacheHook, encoder_fingerprint
+from .finite_loss_hook import FiniteLossHook
 
-__all__ = ['FeatureCacheHook', 'encoder_fingerprint']
+__all__ = [
+    'FeatureCacheHook', 'encoder_fingerprint', 'ClassCountCheckHook',
+    'FiniteLossHook'
+]

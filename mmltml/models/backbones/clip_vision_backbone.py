@@ -32,6 +32,10 @@ class CLIPVisionBackbone(BaseModule):
       layer4; ``-1``: layer4, before the attention pooling): RN50 at 224 px
       gives ``[B, 2048, 7, 7]``.
 
+    The parts that only serve the pooled image embedding (the ViT projection
+    ``proj``, the ResNet attention pooling ``attnpool``; ``ln_post`` when
+    ``normalize=False``) are removed, so every kept parameter is used.
+
     Any head that takes feature maps works on top, e.g. ``VSIHead`` (which
     flattens the map row-major into tokens) or ``GlobalAveragePooling`` +
     a linear head. ViT towers only take their training resolution
@@ -89,13 +93,27 @@ class CLIPVisionBackbone(BaseModule):
                  save_frozen: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        clip_model = build_open_clip(clip_model_name, clip_pretrained,
-                                     clip_model_cfg)
-        self.visual = clip_model.visual
-        if not hasattr(self.visual, 'forward_intermediates'):
-            raise TypeError(f'{type(self.visual).__name__} has no '
-                            'forward_intermediates (open_clip >= 2.27 '
-                            'ViT or ModifiedResNet towers have it)')
+        from open_clip.modified_resnet import ModifiedResNet
+        from open_clip.transformer import VisionTransformer
+        visual = build_open_clip(clip_model_name, clip_pretrained,
+                                 clip_model_cfg).visual
+        if isinstance(visual, VisionTransformer):
+            self.is_vit = True
+            # pooling and projection are never used; drop them (and ln_post
+            # when the tokens are not normalised) so that every parameter
+            # of a trainable tower gets a gradient (DDP needs it)
+            for name in ('proj', 'attn_pool', 'attn_pool_contrastive'):
+                setattr(visual, name, None)
+            if not normalize:
+                visual.ln_post = nn.Identity()
+        elif isinstance(visual, ModifiedResNet):
+            self.is_vit = False
+            visual.attnpool = None
+        else:
+            raise TypeError('CLIPVisionBackbone takes open_clip '
+                            'VisionTransformer or ModifiedResNet towers, '
+                            f'got {type(visual).__name__}')
+        self.visual = visual
         self.out_indices = [int(i) for i in out_indices]
         self.normalize = normalize
         self.frozen = frozen
@@ -117,7 +135,7 @@ class CLIPVisionBackbone(BaseModule):
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Feature maps ``[B, C, H, W]``, one per ``out_indices`` entry."""
         kwargs = dict(indices=self.out_indices, intermediates_only=True)
-        if hasattr(self.visual, 'transformer'):  # ViT towers
+        if self.is_vit:
             kwargs['normalize_intermediates'] = self.normalize
         with torch.set_grad_enabled(torch.is_grad_enabled()
                                     and not self.frozen):
