@@ -1,5 +1,5 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 from .clip_prompt_backbone import CLIPPromptBackbone
+from .clip_vision_backbone import CLIPVisionBackbone
 
-__all__ = ['CLIPPromptBackbone']
-from .clip_vision_backbone import CLIPVisionBackbone  # noqa: F401
+__all__ = ['CLIPPromptBackbone', 'CLIPVisionBackbone']
