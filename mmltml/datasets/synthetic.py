@@ -189,7 +189,8 @@ def _object_colour(name: str, rng: np.random.Generator) -> Tuple[int, ...]:
     return tuple(int(v) for v in np.clip(rgb, 0, 255))
 
 
-def _join_objects(names: Sequence[str]) -> str:
+def join_objects(names: Sequence[str]) -> str:
+    """``'a red circle, a blue star and a green square'``."""
     phrases = [f'a {name}' for name in names]
     if len(phrases) == 1:
         return phrases[0]
@@ -202,7 +203,7 @@ def make_caption(names: Sequence[str],
 
     The background phrase is left out when ``background`` is None.
     """
-    caption = f'a photo of {_join_objects(names)}'
+    caption = f'a photo of {join_objects(names)}'
     if background is None:
         return caption
     return f'{caption} on a {background} background'

@@ -164,3 +164,38 @@ def test_tiny_clip_checkpoint():
     with torch.no_grad():
         image = model.encode_image(torch.zeros(1, 3, size, size))
     assert image.shape == (1, TINY_CLIP_CFG['embed_dim'])
+
+
+@pytest.mark.slow
+def test_tiny_clip_zero_shot(tmp_path):
+    """The shipped tiny CLIP recognises a freshly generated test split."""
+    from PIL import Image
+    from sklearn.metrics import average_precision_score
+
+    from mmltml.models.utils.clip_loader import build_clip_and_tokenizer
+    from mmltml.models.utils.tiny_clip import TINY_CLIP_MEAN, TINY_CLIP_STD
+    root = generate_synthetic_lt(
+        str(tmp_path / 'fresh'), seed=7, max_train_count=100,
+        min_train_count=3, test_per_class=40)['out_dir']
+    lines = _read_list(osp.join(root, 'test.txt'))
+    names = class_names()
+    labels = np.zeros((len(lines), len(names)))
+    for row, parts in enumerate(lines):
+        labels[row, [int(i) for i in parts[1:]]] = 1
+    images = torch.from_numpy(
+        np.stack([np.asarray(Image.open(osp.join(root, p[0])))
+                  for p in lines])).permute(0, 3, 1, 2).float()
+    images = (images - torch.tensor(TINY_CLIP_MEAN).view(1, 3, 1, 1)) / \
+        torch.tensor(TINY_CLIP_STD).view(1, 3, 1, 1)
+    model, tokenizer = build_clip_and_tokenizer(
+        model_cfg=TINY_CLIP_CFG, pretrained=TINY_CLIP_CHECKPOINT)
+    with torch.no_grad():
+        text = model.encode_text(
+            tokenizer([f'a photo of a {n}.' for n in names]), normalize=True)
+        scores = (model.encode_image(images, normalize=True) @ text.t())
+    ap = [average_precision_score(labels[:, c], scores[:, c].numpy())
+          for c in range(len(names))]
+    chance = labels.mean(0).mean()  # expected AP of random scores
+    assert 0.05 < chance < 0.15
+    assert np.mean(ap) > 3 * chance
+    assert min(ap) > chance

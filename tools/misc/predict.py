@@ -7,7 +7,9 @@ Example::
         work_dirs/lmpt_vitb16_coco-lt/epoch_30.pth demo.jpg --thr 0.5
 """
 import argparse
+import contextlib
 import json
+import sys
 
 import mmltml  # noqa: F401  (compat fixes, registration)
 from mmltml.apis import MultiLabelInferencer
@@ -37,7 +39,8 @@ def main() -> None:
     inferencer = MultiLabelInferencer(args.config, pretrained=pretrained,
                                       device=args.device, thr=args.thr,
                                       topk=args.topk)
-    results = inferencer(args.images)
+    with contextlib.redirect_stdout(sys.stderr):  # the progress bar
+        results = inferencer(args.images)
     for image, result in zip(args.images, results):
         pairs = list(zip(result.get('pred_classes', result['pred_labels']),
                          result['pred_label_scores']))
