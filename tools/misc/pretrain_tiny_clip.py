@@ -360,8 +360,9 @@ def main() -> None:
               ' '.join(f'{k} {v:.4f}' for k, v in result.items()))
     print(f'chance (mean positive rate) {bench.chance:.4f}; '
           f'pre-training took {elapsed:.0f} s')
+    recipe = dict(vars(args), out=osp.relpath(args.out))
     save(model.float(), args.out,
-         dict(recipe=vars(args), model_cfg=TINY_CLIP_CFG,
+         dict(recipe=recipe, model_cfg=TINY_CLIP_CFG,
               time_s=round(elapsed, 1), zero_shot=results[TEMPLATE],
               zero_shot_mention=results[MENTION],
               chance=round(bench.chance, 4), history=history))

@@ -1,56 +1,26 @@
-# The built-in synthetic long-tailed multi-label benchmark (24 "<colour>
-# <shape>" classes, 64 px, COCO-LT file formats), made by
-#   python tools/dataset_converters/generate_synthetic.py --out data/synthetic
-dataset_type = 'LTMultiLabelDataset'
-data_root = 'data/synthetic'
-num_classes = 24
-class_stats = dict(
-    ann_file=data_root + '/train.txt', label_file=data_root + '/labels.txt')
-
-data_preprocessor = dict(
-    num_classes=num_classes,
-    mean=[122.770938, 116.7460125, 104.09373615],
-    std=[68.5005327, 66.6321579, 70.32316305],
-    to_rgb=True,
-    to_onehot=True)
+# The synthetic benchmark (synthetic-lt_64.py) for frozen-CLIP methods:
+# captions of the training images are loaded (CSE loss) and image features
+# of the frozen encoder are cached, both flips (see the COCO-LT CLIP base).
+_base_ = './synthetic-lt_64.py'
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs', algorithm_keys=['caption']),
 ]
-test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
-
-# Frozen CLIP + deterministic pipelines: cached features (see the COCO-LT
-# base for details).
 train_dataloader = dict(
-    batch_size=32,
-    num_workers=0,
     dataset=dict(
+        _delete_=True,
         type='CachedFeatureDataset',
         dataset=dict(
-            type=dataset_type,
-            data_root=data_root,
-            ann_file='train.txt',
-            label_file='labels.txt',
+            _base_.train_dataloader.dataset,
             caption_file='captions.txt',
             require_captions=True,
-            pipeline=train_pipeline)),
-    sampler=dict(type='DefaultSampler', shuffle=True))
+            pipeline=train_pipeline)))
 val_dataloader = dict(
-    batch_size=128,
-    num_workers=0,
     dataset=dict(
+        _delete_=True,
         type='CachedFeatureDataset',
-        dataset=dict(
-            type=dataset_type,
-            data_root=data_root,
-            ann_file='test.txt',
-            label_file='labels.txt',
-            test_mode=True,
-            pipeline=test_pipeline)),
-    sampler=dict(type='DefaultSampler', shuffle=False))
+        dataset=_base_.val_dataloader.dataset))
 test_dataloader = val_dataloader
-val_evaluator = dict(type='GroupMAP', class_stats=class_stats)
-test_evaluator = val_evaluator
 custom_hooks = [dict(type='FeatureCacheHook')]
