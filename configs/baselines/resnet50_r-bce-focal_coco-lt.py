@@ -1,27 +1,6 @@
 # DB-paper baseline on COCO-LT, ResNet-50 recipe (configs/baselines/README.md).
-# R-BCE-Focal: focal loss with the DB re-balanced weights
-# (alpha 0.1, beta 10, mu 0.2), class-aware re-sampling.
-_base_ = [
-    '../_base_/models/resnet50_pfc.py',
-    '../_base_/datasets/coco-lt_resnet-224.py',
-    '../_base_/schedules/sgd-steplr-8e.py',
-    '../_base_/default_runtime.py'
-]
-
-model = dict(
-    head=dict(
-        num_classes=_base_.num_classes,
-        loss=dict(
-            preset='r_bce_focal_coco_lt',
-            class_stats=_base_.class_stats)))
-
-# Class-aware sampling as in the official code: 3 images per class draw,
-# floor(max_c n_c * C / 4) samples per epoch, the incomplete last batch
-# dropped.
-train_dataloader = dict(
-    sampler=dict(
-        _delete_=True,
-        type='ClassAwareSampler',
-        num_samples_cls=3,
-        reduce=4),
-    drop_last=True)
+# R-BCE-Focal: DB-Focal without the negative-tolerant regularisation, i.e.
+# focal loss with the DB re-balanced weights (alpha 0.1, beta 10, mu 0.2),
+# class-aware re-sampling.
+_base_ = './resnet50_db-focal_coco-lt.py'
+model = dict(head=dict(loss=dict(preset='r_bce_focal_coco_lt')))

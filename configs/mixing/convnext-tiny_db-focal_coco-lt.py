@@ -47,7 +47,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=8, T_max=8,
          convert_to_iter_based=True)
 ]
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=8, val_interval=8)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=8, val_interval=8)
 val_cfg = dict()
 test_cfg = dict()
 # NOTE: base_batch_size = (1 GPU) x (32 samples per GPU)

@@ -52,7 +52,8 @@ param_scheduler = [
          convert_to_iter_based=True),
     dict(type='StepLR', by_epoch=True, step_size=6, gamma=0.1)
 ]
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=20, val_interval=5)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=20, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 # NOTE: base_batch_size = (1 GPU) x (32 samples per GPU)

@@ -44,7 +44,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', by_epoch=True, begin=0, end=20, T_max=20,
          convert_to_iter_based=True)
 ]
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=20, val_interval=5)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=20, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 # NOTE: base_batch_size = (1 GPU) x (32 samples per GPU)

@@ -30,7 +30,8 @@ optim_wrapper = dict(
 param_scheduler = dict(
     type='CosineAnnealingLR', by_epoch=True, T_max=20,
     convert_to_iter_based=True)
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=20, val_interval=5)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=20, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=20))

@@ -116,8 +116,8 @@ def test_random_pipeline_is_served_uncached(voc_root, model):
     assert dataset[0]['inputs'].dim() == 3  # an image
 
 
-def test_disk_cache_key_follows_weights_and_pipeline(voc_root, model,
-                                                      tmp_path):
+def test_disk_cache_key_follows_weights_and_pipeline(
+        voc_root, model, tmp_path):
     first = fill(build_dataset(voc_root, cache_dir=str(tmp_path)), model)
     assert len(list(tmp_path.iterdir())) == 1
     again = fill(build_dataset(voc_root, cache_dir=str(tmp_path)), model)

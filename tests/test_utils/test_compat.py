@@ -27,8 +27,9 @@ def _no_trust(monkeypatch):
 
 def _full_checkpoint(path):
     """A file shaped like an mmengine checkpoint (pickled objects)."""
-    torch.save(dict(state_dict=dict(w=torch.ones(2)),
-                    message_hub=dict(log=HistoryBuffer([1.0, 2.0], [1, 1]))), path)
+    torch.save(
+        dict(state_dict=dict(w=torch.ones(2)),
+             message_hub=dict(log=HistoryBuffer([1.0, 2.0], [1, 1]))), path)
 
 
 def test_weights_load_safely_without_trust(tmp_path):

@@ -33,6 +33,8 @@ Example::
 """
 import argparse
 import copy
+import ctypes
+import gc
 import json
 import math
 import os
@@ -294,16 +296,28 @@ class StageTimer:
         self.ms[name] = self.ms.get(name, 0.0) + elapsed
 
 
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the OS, so that RSS (and its peak)
+    reflects live memory, not what an earlier path left in malloc's
+    free lists."""
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def reset_peak_memory(device: torch.device) -> str:
     """Reset the peak counter; returns what :func:`peak_memory_mib`
     measures."""
     if device.type == 'cuda':
         torch.cuda.reset_peak_memory_stats(device)
         return 'torch.cuda.max_memory_allocated'
+    release_free_memory()
     try:
         with open('/proc/self/clear_refs', 'w') as f:
             f.write('5')  # resets VmHWM (Linux >= 4.0)
-        return 'peak RSS (VmHWM, reset per path)'
+        return 'peak RSS (VmHWM, reset per path after malloc_trim)'
     except OSError:
         return 'peak RSS since process start (ru_maxrss)'
 
@@ -452,9 +466,9 @@ def check_exactness(model, optim_wrapper, batches: Dict[str, dict],
 # ---------------------------------------------------------------------------
 def warm_up_path(model, optim_wrapper, batch: dict, truncate: bool,
                  steps: int, device: torch.device) -> dict:
+    kind = reset_peak_memory(device)
     baseline = current_rss_mib() if device.type == 'cpu' else \
         torch.cuda.memory_allocated(device) / 2**20
-    kind = reset_peak_memory(device)
     with text_truncation(model, truncate):
         for _ in range(max(steps, 1)):
             staged_step(model, optim_wrapper, batch, StageTimer(device))

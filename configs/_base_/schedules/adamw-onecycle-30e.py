@@ -56,7 +56,8 @@ param_scheduler = [
 
 # The "val" loop evaluates the test split (there is no val split) every 5
 # epochs and after the last; the reported number is the last epoch's.
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=30, val_interval=5)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=30, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 

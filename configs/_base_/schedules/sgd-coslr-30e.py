@@ -7,7 +7,8 @@ param_scheduler = dict(
     convert_to_iter_based=True)
 # mmengine's epoch loop, plus exact mid-epoch resume (skips the batches
 # already trained, per-iteration seeding; mmltml.engine.runners).
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=30, val_interval=5)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=30, val_interval=5)
 val_cfg = dict()
 test_cfg = dict()
 # NOTE: base_batch_size = (1 GPU) x (64 samples per GPU)

@@ -11,7 +11,8 @@ param_scheduler = [
     dict(type='MultiStepLR', by_epoch=True, begin=0, end=8,
          milestones=[5, 7], gamma=0.1)
 ]
-train_cfg = dict(type='ResumableEpochBasedTrainLoop', max_epochs=8, val_interval=8)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=8, val_interval=8)
 val_cfg = dict()
 test_cfg = dict()
 # Keep BatchNorm buffers (the neck's BN1d) identical across processes in

@@ -30,7 +30,8 @@ class CLIPPromptHead(MultiLabelClsHead):
     zero-shot CLIP) ``L = L_cls``. Two CSE embedding spaces:
 
     * ``'encoder'`` (default; the paper's description): CLIP text-encoder
-      features of the caption and of each class prompt, ``[B, E]`` / ``[C, E]``.
+      features of the caption and of each class prompt, ``[B, E]`` /
+      ``[C, E]``.
     * ``'token'`` (the released code): token embeddings of the caption
       (``[B, L, W]``, SOS to EOT) against the prompt sequence shifted by
       ``token_shift`` positions (ref-lmpt §2.2), so the caption's start is
@@ -73,8 +74,9 @@ class CLIPPromptHead(MultiLabelClsHead):
     def needs_captions(self) -> bool:
         return self.cse_module is not None
 
-    def pre_logits(self, feats: Tuple) -> Tuple[torch.Tensor, torch.Tensor,
-                                                 torch.Tensor]:
+    def pre_logits(
+            self, feats: Tuple
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         image_feats, text_feats, logit_scale = feats[:3]
         return image_feats, text_feats, logit_scale
 
