@@ -3,14 +3,15 @@
 current torch and on CPU-only machines; see ``mmltml.utils.launch``)."""
 import argparse
 
-import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 import mmengine
 from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 
+import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmltml.utils.compat import trust_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
-                                 set_dataloader_defaults, set_work_dir)
+                                 finish_distributed, set_dataloader_defaults,
+                                 set_work_dir)
 
 
 def parse_args() -> argparse.Namespace:
@@ -62,6 +63,7 @@ def main() -> None:
     metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    finish_distributed()
 
 
 if __name__ == '__main__':

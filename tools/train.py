@@ -3,12 +3,13 @@
 on current torch and on CPU-only machines; see ``mmltml.utils.launch``)."""
 import argparse
 
-import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmengine.config import Config
 
+import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmltml.utils.compat import trust_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
-                                 set_dataloader_defaults, set_work_dir)
+                                 finish_distributed, set_dataloader_defaults,
+                                 set_work_dir)
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,6 +77,7 @@ def main() -> None:
     if cfg.get('resume') and not cfg.get('load_from'):
         trust_checkpoint(cfg.work_dir)
     build_runner(cfg).train()
+    finish_distributed()
 
 
 if __name__ == '__main__':

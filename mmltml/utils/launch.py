@@ -89,3 +89,19 @@ def build_runner(cfg: Config):
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
+
+
+def finish_distributed() -> None:
+    """Tear down the default process group after a successful run.
+
+    Without it, ranks of a gloo run exit with the group's communication
+    threads still alive, and the C++ runtime may abort at interpreter
+    shutdown (``terminate called without an active exception``, exit
+    status -6) after the run itself has finished. A barrier first, so no
+    rank destroys the group while another still uses it. Called only on
+    success: after an error the other ranks would wait at the barrier.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
