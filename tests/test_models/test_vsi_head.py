@@ -242,6 +242,26 @@ def test_text_embeds_from_files(tmp_path):
         torch.testing.assert_close(head.text_embeds, embeds)
 
 
+def test_random_text_embeds_without_clip():
+    """Fig. 3's random initialisation: fixed N(0, 1) inputs of the PI
+    network, seeded, saved with the head; no class names or CLIP needed."""
+    head = build_head(text_embeds=None, random_text_dims=32,
+                      random_text_seed=5)
+    expected = torch.randn(
+        3, 32, generator=torch.Generator().manual_seed(5))
+    torch.testing.assert_close(head.text_embeds, expected)
+    assert head.prompt_init[0].in_features == 32
+    assert 'text_embeds' in head.state_dict()
+    assert not head.text_embeds.requires_grad
+    head.loss((torch.randn(2, 24, 2, 2), ),
+              samples([[0], [1, 2]]))['loss'].backward()
+    assert head.prompt_init[0].weight.grad.abs().max() > 0
+    with pytest.raises(ValueError, match='replaces the text embeddings'):
+        build_head(random_text_dims=32)  # with text_embeds
+    with pytest.raises(ValueError, match='positive'):
+        build_head(text_embeds=None, random_text_dims=0)
+
+
 def test_trainable_text_encoder(tiny_clip):
     frozen = clip_head(tiny_clip).eval()
     head = clip_head(

@@ -44,8 +44,11 @@ class VSIHead(MultiLabelClsHead):
     path each, as the official ablation switches do.
 
     The text embeddings come from, in this order: ``text_embeds`` (a tensor),
-    ``text_embeds_file`` (a ``.pt`` tensor or ``.npy`` array), or a frozen
-    open_clip text encoder run once at construction on ``classnames``. They
+    ``text_embeds_file`` (a ``.pt`` tensor or ``.npy`` array),
+    ``random_text_dims`` (fixed N(0, 1) vectors, the paper's random
+    initialisation of Fig. 3: the PI network alone then makes the prompts),
+    or a frozen open_clip text encoder run once at construction on
+    ``classnames``. They
     are kept in the persistent buffer ``text_embeds``, so checkpoints carry
     them, and the CLIP model is not kept. With ``text_encoder_trainable=True``
     the open_clip text tower becomes the submodule ``text_encoder`` and the
@@ -63,10 +66,16 @@ class VSIHead(MultiLabelClsHead):
         classnames (str | Sequence[str], optional): Class names, or a spec
             for :func:`mmltml.datasets.categories.get_class_names`
             (``'coco-lt'``, ``'voc-lt'`` or a label-file path). Needed unless
-            ``text_embeds`` or ``text_embeds_file`` is given.
+            ``text_embeds``, ``text_embeds_file`` or ``random_text_dims``
+            is given.
         template (str): Prompt template. Defaults to ``'a photo of a {}.'``.
         text_embeds (Tensor, optional): Precomputed embeddings ``[C, m]``.
         text_embeds_file (str, optional): File with the embeddings ``[C, m]``.
+        random_text_dims (int, optional): Use random embeddings ``[C, m]``
+            of this width m instead of CLIP's, drawn once from N(0, 1) with
+            ``random_text_seed`` (Fig. 3 ablation).
+        random_text_seed (int): Seed of the random embeddings. Defaults
+            to 0.
         clip_model_name (str, optional): open_clip model name of the text
             encoder. Defaults to ``'RN50-quickgelu'``.
         clip_pretrained (str, optional): Its pretrained tag or local weights
@@ -120,6 +129,8 @@ class VSIHead(MultiLabelClsHead):
                  template: str = 'a photo of a {}.',
                  text_embeds: Optional[torch.Tensor] = None,
                  text_embeds_file: Optional[str] = None,
+                 random_text_dims: Optional[int] = None,
+                 random_text_seed: int = 0,
                  clip_model_name: Optional[str] = 'RN50-quickgelu',
                  clip_pretrained: Optional[str] = 'openai',
                  clip_model_cfg: Optional[dict] = None,
@@ -156,6 +167,10 @@ class VSIHead(MultiLabelClsHead):
             model_name=None if clip_model_cfg else clip_model_name,
             pretrained=clip_pretrained,
             model_cfg=clip_model_cfg)
+        if random_text_dims is not None:
+            text_embeds = self._random_text_embeds(
+                random_text_dims, random_text_seed, text_embeds,
+                text_embeds_file, text_encoder_trainable)
         if text_encoder_trainable:
             if text_embeds is not None or text_embeds_file is not None:
                 raise ValueError('text_encoder_trainable=True computes the '
@@ -200,6 +215,22 @@ class VSIHead(MultiLabelClsHead):
         prompts = format_prompts(self._class_names(classnames), template)
         clip_model, tokenizer = build_clip_and_tokenizer(**clip_source)
         return CLIPTextEncoder(clip_model, tokenizer, prompts)
+
+    def _random_text_embeds(self, dims: int, seed: int,
+                            text_embeds: Optional[torch.Tensor],
+                            text_embeds_file: Optional[str],
+                            text_encoder_trainable: bool) -> torch.Tensor:
+        """Fixed N(0, 1) embeddings ``[C, dims]`` (no CLIP is built)."""
+        if (text_embeds is not None or text_embeds_file is not None
+                or text_encoder_trainable):
+            raise ValueError('random_text_dims replaces the text embeddings: '
+                             'do not pass text_embeds, text_embeds_file or '
+                             'text_encoder_trainable=True with it.')
+        if dims <= 0:
+            raise ValueError(
+                f'random_text_dims ({dims}) must be a positive integer.')
+        generator = torch.Generator().manual_seed(seed)
+        return torch.randn(self.num_classes, dims, generator=generator)
 
     def _frozen_text_embeds(self, text_embeds: Optional[torch.Tensor],
                             text_embeds_file: Optional[str],
