@@ -121,23 +121,39 @@ def test_compare_results(tool):
 def test_end_to_end_reference_and_fast_paths_agree(tool, tmp_path):
     """--end-to-end trains the synthetic LMPT recipe (shortened) twice
     through tools/train.py; without the cache and with all 77 text
-    positions the final group mAPs are the same."""
+    positions the final group mAPs are the same. The benchmark's images
+    are deleted: --fake-images writes stand-ins for every listed image."""
     import os
+    import shutil
+
+    from PIL import Image
 
     from mmltml.datasets.synthetic import generate_synthetic_lt
     for name in ('configs', 'checkpoints'):
         os.symlink(osp.join(REPO_ROOT, name), tmp_path / name)
+    root = tmp_path / 'data' / 'synthetic'
     generate_synthetic_lt(
-        str(tmp_path / 'data' / 'synthetic'), seed=0, image_size=64,
-        max_train_count=60, min_train_count=3, test_per_class=20)
+        str(root), seed=0, image_size=64, max_train_count=60,
+        min_train_count=3, test_per_class=20)
+    shutil.rmtree(root / 'train')
+    shutil.rmtree(root / 'test')
+    listed = [line.split()[0] for split in ('train', 'test')
+              for line in (root / f'{split}.txt').read_text().splitlines()]
     out = tmp_path / 'e2e.json'
     proc = run_tool([
         TOOL, 'configs/synthetic/lmpt_tinyclip_synthetic.py', '--end-to-end',
+        '--fake-images', '--fake-image-size', '64', '64',
         '--work-dir', 'e2e', '--out', str(out), '--cfg-options',
         'train_cfg.max_epochs=2', 'train_cfg.val_interval=1',
         'param_scheduler.T_max=2'
     ], str(tmp_path), timeout=400)
     assert 'end-to-end speedup' in proc.stdout
+    assert f'stand-in images: {len(listed)} written' in proc.stderr + \
+        proc.stdout
+    fake = tmp_path / 'e2e' / 'fake_images'
+    for rel_path in listed[::50]:
+        with Image.open(fake / rel_path) as image:
+            assert image.size == (64, 64) and image.format == 'JPEG'
     result = json.loads(out.read_text())
     runs = result['end_to_end']
     assert set(runs) == {'reference', 'fast'}

@@ -30,8 +30,10 @@ through ``tools/train.py``, once as the **reference** path (no feature
 cache: the image encoder runs in every step and every evaluation; the text
 tower over all 77 positions) and once as the **fast** path (the config as
 it is), and prints both wall times, both final tables and their largest
-difference. The images must exist (the synthetic benchmark makes its own:
-``configs/synthetic/lmpt_tinyclip_synthetic.py``).
+difference. With ``--fake-images`` every listed image is replaced by a
+stand-in JPEG (COCO-sized, 640 x 480, smooth random content, written once
+under ``WORK_DIR/fake_images``), so the recipe runs where only the list
+files exist (weights: ``--random-weights``).
 
 Example::
 
@@ -137,6 +139,17 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         '--work-dir',
         default='work_dirs/benchmark_end_to_end',
         help='--end-to-end: where the two runs write')
+    parser.add_argument(
+        '--fake-images',
+        action='store_true',
+        help='--end-to-end: read stand-in JPEGs instead of the real images')
+    parser.add_argument(
+        '--fake-image-size',
+        type=int,
+        nargs=2,
+        default=(640, 480),
+        metavar=('W', 'H'),
+        help='size of the stand-in JPEGs (default: COCO-sized 640 x 480)')
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument(
         '--cfg-options',
@@ -809,6 +822,40 @@ def reference_config(cfg: Config) -> Config:
     return cfg
 
 
+def write_fake_image(path: str, size: Tuple[int, int],
+                     rng: np.random.Generator) -> None:
+    """A JPEG of smooth random colours (upsampled noise; about 37 KB at
+    640 x 480, decoded like a photo, not incompressible noise)."""
+    from PIL import Image
+    low = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
+    image = Image.fromarray(low).resize(size, Image.BICUBIC)
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    image.save(path, format='JPEG', quality=90)  # whatever the extension
+
+
+def use_fake_images(cfg: Config, root: str, size: Tuple[int, int]) -> int:
+    """Point every dataset of ``cfg`` at stand-in images under ``root``
+    and write the missing ones; returns how many were written."""
+    from mmpretrain.registry import DATASETS
+    rng = np.random.default_rng(0)
+    written = 0
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        loader = cfg.get(name)
+        if not loader:
+            continue
+        node = loader.dataset
+        if node.get('type') == 'CachedFeatureDataset':
+            node = node.dataset
+        node.data_prefix = dict(img_path=osp.abspath(root))
+        dataset = DATASETS.build(copy.deepcopy(node))
+        for index in range(len(dataset)):
+            path = dataset.get_data_info(index)['img_path']
+            if not osp.exists(path):
+                write_fake_image(path, size, rng)
+                written += 1
+    return written
+
+
 def last_group_metrics(work_dir: str) -> dict:
     """The last evaluation's group mAPs of the newest run in ``work_dir``
     (mmengine's ``vis_data/scalars.json``)."""
@@ -845,6 +892,10 @@ def run_end_to_end(args: argparse.Namespace) -> dict:
     cfg = load_config(args)
     if not cfg.get('train_cfg'):
         raise ValueError(f'{args.config} has no training recipe')
+    if args.fake_images:
+        written = use_fake_images(cfg, osp.join(args.work_dir, 'fake_images'),
+                                  tuple(args.fake_image_size))
+        log(f'stand-in images: {written} written')
     runs = {}
     for path, path_cfg in (('reference', reference_config(cfg)),
                            ('fast', cfg)):
@@ -858,6 +909,7 @@ def run_end_to_end(args: argparse.Namespace) -> dict:
     ]))
     return dict(
         meta=dict(config=args.config, random_weights=args.random_weights,
+                  fake_images=args.fake_images,
                   command=' '.join([sys.executable] + sys.argv),
                   machine=machine_info(resolve_device(args.device))),
         end_to_end=runs,
