@@ -3,11 +3,11 @@
 current torch and on CPU-only machines; see ``mmltml.utils.launch``)."""
 import argparse
 
+import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 import mmengine
 from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 
-import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmltml.utils.compat import trust_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,

@@ -3,9 +3,9 @@
 on current torch and on CPU-only machines; see ``mmltml.utils.launch``)."""
 import argparse
 
+import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmengine.config import Config
 
-import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmltml.utils.compat import trust_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,

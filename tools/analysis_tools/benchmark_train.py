@@ -73,6 +73,7 @@ PATHS = ('plain', 'optimised')
 TRAIN_TOOL = osp.join(
     osp.dirname(osp.dirname(osp.abspath(__file__))), 'train.py')
 GROUP_KEYS = ('lt/mAP', 'lt/mAP_head', 'lt/mAP_medium', 'lt/mAP_tail')
+LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 STAGES = ('image', 'text', 'loss', 'backward_step')
 #: Float tolerances of the plain/optimised comparison (fp32): truncation
 #: and the cache change only the blocking of matrix products.
@@ -810,7 +811,7 @@ def reference_config(cfg: Config) -> Config:
     encoder runs on every batch, and the text tower runs on all context
     positions. The caption cache of the CSE loss stays on."""
     cfg = copy.deepcopy(cfg)
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    for name in LOADERS:
         loader = cfg.get(name)
         if loader and loader.dataset.get('type') == 'CachedFeatureDataset':
             loader.dataset = loader.dataset.dataset
@@ -837,16 +838,19 @@ def use_fake_images(cfg: Config, root: str, size: Tuple[int, int]) -> int:
     """Point every dataset of ``cfg`` at stand-in images under ``root``
     and write the missing ones; returns how many were written."""
     from mmpretrain.registry import DATASETS
+
+    from mmltml.utils.dataset_cfg import leaf_dataset_cfgs
     rng = np.random.default_rng(0)
-    written = 0
-    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loader = cfg.get(name)
-        if not loader:
-            continue
-        node = loader.dataset
-        if node.get('type') == 'CachedFeatureDataset':
-            node = node.dataset
+    nodes = [
+        node for name in LOADERS if cfg.get(name)
+        for node in leaf_dataset_cfgs(cfg.get(name).dataset)
+    ]
+    written, listed = 0, set()
+    for node in nodes:
         node.data_prefix = dict(img_path=osp.abspath(root))
+        if repr(node) in listed:  # e.g. the test loader = the val loader
+            continue
+        listed.add(repr(node))
         dataset = DATASETS.build(copy.deepcopy(node))
         for index in range(len(dataset)):
             path = dataset.get_data_info(index)['img_path']
@@ -862,10 +866,10 @@ def last_group_metrics(work_dir: str) -> dict:
     files = sorted(glob.glob(
         osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
     last = {}
-    for line in open(files[-1]) if files else ():
-        record = json.loads(line)
-        if GROUP_KEYS[0] in record:
-            last = record
+    if files:
+        with open(files[-1]) as f:
+            records = [json.loads(line) for line in f]
+        last = next((r for r in reversed(records) if GROUP_KEYS[0] in r), {})
     if not last:
         raise RuntimeError(f'no {GROUP_KEYS[0]} was logged in {work_dir}; '
                            'does the config evaluate with GroupMAP?')

@@ -29,6 +29,7 @@ from mmltml.datasets import (LTMultiLabelDataset, compute_class_stats,
                              format_class_stats, load_class_stats)
 from mmltml.datasets.class_stats import _parse_ids
 from mmltml.datasets.image_check import iter_image_problems
+from mmltml.utils.dataset_cfg import leaf_dataset_cfgs
 
 SPLITS = ('train', 'val', 'test')
 #: ``(list file line number, image path)`` of the images to check
@@ -228,15 +229,6 @@ def _get(cfg: Config, dotted: str):
     return node
 
 
-def unwrap(dataset_cfg: dict) -> List[dict]:
-    """The dataset configs served by a (possibly wrapped) dataset config."""
-    if isinstance(dataset_cfg.get('dataset'), dict):
-        return unwrap(dataset_cfg['dataset'])
-    if isinstance(dataset_cfg.get('datasets'), (list, tuple)):
-        return [d for sub in dataset_cfg['datasets'] for d in unwrap(sub)]
-    return [dataset_cfg]
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
@@ -251,7 +243,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         if not loader:
             print(f'== {split}: no {split}_dataloader in the config ==')
             continue
-        for dataset_cfg in unwrap(ConfigDict(loader).dataset):
+        for dataset_cfg in leaf_dataset_cfgs(ConfigDict(loader).dataset):
             key = repr(dataset_cfg)
             if key in checked:
                 print(f'== {split}: same dataset as {checked[key]}, '

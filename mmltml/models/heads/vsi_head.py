@@ -48,12 +48,12 @@ class VSIHead(MultiLabelClsHead):
     ``random_text_dims`` (fixed N(0, 1) vectors, the paper's random
     initialisation of Fig. 3: the PI network alone then makes the prompts),
     or a frozen open_clip text encoder run once at construction on
-    ``classnames``. They
-    are kept in the persistent buffer ``text_embeds``, so checkpoints carry
-    them, and the CLIP model is not kept. With ``text_encoder_trainable=True``
-    the open_clip text tower becomes the submodule ``text_encoder`` and the
-    embeddings are recomputed every forward pass with trainable weights, as
-    the official code does (the paper says the encoder is frozen).
+    ``classnames``. They are kept in the persistent buffer ``text_embeds``,
+    so checkpoints carry them, and the CLIP model is not kept. With
+    ``text_encoder_trainable=True`` the open_clip text tower becomes the
+    submodule ``text_encoder`` and the embeddings are recomputed every
+    forward pass with trainable weights, as the official code does (the
+    paper says the encoder is frozen).
 
     The default loss is the plugin's ``CPRFLAsymmetricLoss`` (CPRFL's ASL:
     gamma- 4, gamma+ 0, clip 0.05, focusing weight detached, mean over
@@ -168,9 +168,12 @@ class VSIHead(MultiLabelClsHead):
             pretrained=clip_pretrained,
             model_cfg=clip_model_cfg)
         if random_text_dims is not None:
-            text_embeds = self._random_text_embeds(
-                random_text_dims, random_text_seed, text_embeds,
-                text_embeds_file, text_encoder_trainable)
+            if text_embeds is not None or text_embeds_file is not None:
+                raise ValueError('random_text_dims replaces the text '
+                                 'embeddings: do not pass text_embeds or '
+                                 'text_embeds_file with it.')
+            text_embeds = self._random_text_embeds(random_text_dims,
+                                                   random_text_seed)
         if text_encoder_trainable:
             if text_embeds is not None or text_embeds_file is not None:
                 raise ValueError('text_encoder_trainable=True computes the '
@@ -216,16 +219,8 @@ class VSIHead(MultiLabelClsHead):
         clip_model, tokenizer = build_clip_and_tokenizer(**clip_source)
         return CLIPTextEncoder(clip_model, tokenizer, prompts)
 
-    def _random_text_embeds(self, dims: int, seed: int,
-                            text_embeds: Optional[torch.Tensor],
-                            text_embeds_file: Optional[str],
-                            text_encoder_trainable: bool) -> torch.Tensor:
+    def _random_text_embeds(self, dims: int, seed: int) -> torch.Tensor:
         """Fixed N(0, 1) embeddings ``[C, dims]`` (no CLIP is built)."""
-        if (text_embeds is not None or text_embeds_file is not None
-                or text_encoder_trainable):
-            raise ValueError('random_text_dims replaces the text embeddings: '
-                             'do not pass text_embeds, text_embeds_file or '
-                             'text_encoder_trainable=True with it.')
         if dims <= 0:
             raise ValueError(
                 f'random_text_dims ({dims}) must be a positive integer.')
