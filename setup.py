@@ -46,7 +46,7 @@ setup(
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
     include_package_data=True,
     package_data={'mmltml': ['py.typed']},
-    python_requires='>=3.9',
+    python_requires='>=3.10',
     install_requires=read_requirements('runtime') + [mmcv_requirement()],
     extras_require={'tests': read_requirements('tests')},
     license='Apache License 2.0',

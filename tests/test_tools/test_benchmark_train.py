@@ -82,11 +82,36 @@ def test_runs_end_to_end_and_writes_json(tiny_cfg, tmp_path):
     assert epoch['steps'] == 1  # 64 images at the config's batch size 64
     assert 'extrapolated' in epoch['method']
     assert epoch['cached_epoch_s'] < epoch['uncached_epoch_s']
+    flops = epoch['flops']
+    plain, optimised = (flops['step_flops'][p] for p in ('plain',
+                                                           'optimised'))
+    assert plain['image'] > 0 and optimised['image'] == 0  # cached
+    # linear layers scale with the text length, attention with its square
+    tokens = meta['text_tokens']['plain'] / meta['text_tokens']['optimised']
+    assert tokens <= plain['text'] / optimised['text'] <= tokens**2
+    assert 0 < flops['packed_token_fraction'] <= 1
+    assert flops['epoch_flop_ratio'] == pytest.approx(
+        (64 * plain['image'] / 4 + sum(plain.values()) - plain['image']) /
+        (sum(optimised.values())))
     assert result['eval']['num_images'] == 300
     assert result['eval']['text_tower_runs'] == 1  # prompts memoised
     assert set(result['targets']) == {'step_speedup_ge_3x',
                                       'epoch_speedup_ge_20x',
                                       'eval_5000_cached_under_60s'}
+
+
+def test_stage_flops_counts_products_and_cpu_attention(tool):
+    counter = tool.StageFlops()
+    linear = torch.nn.Linear(8, 16)
+    x = torch.randn(5, 8, requires_grad=True)
+    with counter('linear'):
+        linear(x).sum().backward()  # forward, then input + weight grads
+    assert counter.flops['linear'] == 3 * (2 * 5 * 8 * 16)
+    q = torch.randn(1, 2, 6, 4)
+    with counter('attention'):
+        torch.nn.functional.scaled_dot_product_attention(q, q, q)
+    # Q K^T and A V: two products of 2 x 6 x 6 x 4 multiply-adds each
+    assert counter.flops['attention'] == 2 * (2 * 2 * 6 * 6 * 4)
 
 
 def test_corrupt_cache_fails_the_run(tool, tiny_cfg, tmp_path, monkeypatch):

@@ -34,8 +34,9 @@ class CLIPPromptHead(MultiLabelClsHead):
       ``[C, E]``.
     * ``'token'`` (the released code): token embeddings of the caption
       (``[B, L, W]``, SOS to EOT) against the prompt sequence shifted by
-      ``token_shift`` positions (ref-lmpt §2.2), so the caption's start is
-      compared with context token ``token_shift - 1`` onwards.
+      ``token_shift`` positions (the released code's alignment), so the
+      caption's start is compared with context token ``token_shift - 1``
+      onwards.
 
     The fraction of active negative hinges of the CSE loss is logged as
     ``cse_active_neg``.

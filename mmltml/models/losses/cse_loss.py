@@ -19,7 +19,7 @@ with :math:`n_i` the raw training count of class i (no softmax, unlike the
 released code). The plain embedding loss (Eq. 3) is the same sum with a
 constant margin :math:`\mu` and :math:`w_i = 1`.
 
-Token-level inputs (the released code's space, ref-lmpt.md section 2.2):
+Token-level inputs (the space of the released LMPT code):
 :math:`T_k, O_i \in R^{L\times D}` already aligned by the caller (e.g. the
 prompt shifted by ``m_ctx``), :math:`\Delta_{ki}` is the mean (or sum) over
 the used positions p of :math:`1 - \cos(T_{kp}, O_{ip})`, computed in closed

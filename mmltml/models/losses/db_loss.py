@@ -2,8 +2,8 @@
 r"""Distribution-balanced loss family (Wu et al., ECCV 2020).
 
 A re-implementation of the official ``ResampleLoss`` (with
-``use_sigmoid=True``) written from the project's notes on it
-(``docs/reference/ref-dbloss.md`` section 1), with the same option names so
+``use_sigmoid=True``) written from its documented behaviour (wutong16/DistributionBalancedLoss,
+``mllt/models/losses/resample_loss.py``), with the same option names so
 that DB configs port directly. Notation: logits :math:`z \in R^{B\times C}`,
 labels :math:`y \in \{0,1\}^{B\times C}`, :math:`n_i` the number of training
 images containing class :math:`i`, :math:`N` the number of training images,
@@ -81,7 +81,7 @@ def _preset(reweight_func, focal, logit_reg, map_param=_MAP_COCO,
                 CB_loss=dict(CB_loss), weight_norm=weight_norm)
 
 
-#: The loss settings of the DB paper (ref-dbloss.md sections 1.5-1.6). Each
+#: The loss settings of the DB paper (Table 1 and the official configs). Each
 #: preset fixes the six loss-shape options; use ``DBLoss(preset=name, ...)``.
 #: The samplers of the paper (class-aware for R-BCE-Focal and DB-Focal,
 #: uniform otherwise) are not part of the loss. Uncertain reconstructions:
