@@ -1,14 +1,18 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Multi-label predictions (class names and scores) for images."""
-from typing import List, Optional
+import copy
+from typing import Callable, List, Optional, Union
 
 import numpy as np
+import torch.nn as nn
 from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.structures import DataSample
 
+from ..utils.compat import trust_checkpoint
 
-def test_pipeline_cfg(cfg: Config) -> list:
+
+def get_test_pipeline_cfg(cfg: Config) -> list:
     """The test pipeline, also inside dataset wrappers."""
     dataset = cfg.test_dataloader.dataset
     while 'pipeline' not in dataset and 'dataset' in dataset:
@@ -24,9 +28,13 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     best), with names and scores, and all scores.
 
     Args:
-        model: a config file / object (or a model name known to mmpretrain).
-        pretrained: a checkpoint to load; ``False`` keeps the weights the
+        model: a config file / object (or a model name known to mmpretrain),
+            or a built model.
+        pretrained: a checkpoint to load (trusted: a full training-state
+            checkpoint is unpickled); ``False`` keeps the weights the
             config builds (e.g. zero-shot CLIP).
+        device: where to run, e.g. ``'cpu'`` or ``'cuda:0'`` (default: the
+            first GPU if any).
         thr: score threshold of a positive prediction.
         topk: report the ``topk`` best classes instead of thresholding.
 
@@ -38,9 +46,14 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         ['person', 'dining table', 'cup']
     """
 
-    def __init__(self, model, pretrained=True, device: Optional[str] = None,
+    def __init__(self,
+                 model: Union[str, Config, nn.Module],
+                 pretrained: Union[str, bool] = True,
+                 device: Optional[str] = None,
                  thr: float = 0.5, topk: Optional[int] = None,
                  **kwargs) -> None:
+        if isinstance(pretrained, str):
+            trust_checkpoint(pretrained)  # the caller named this file
         super().__init__(model, pretrained=pretrained, device=device,
                          **kwargs)
         if self.classes is None:
@@ -48,19 +61,25 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                                    'classnames', None)
         self.thr, self.topk = thr, topk
 
-    def _init_pipeline(self, cfg: Config):
-        cfg = cfg.copy()
-        cfg.test_dataloader.dataset = dict(pipeline=test_pipeline_cfg(cfg))
+    def _init_pipeline(self, cfg: Config) -> Callable:
+        """mmpretrain's pipeline from the test pipeline, found also inside
+        dataset wrappers (e.g. :class:`CachedFeatureDataset`)."""
+        cfg = copy.deepcopy(cfg)  # Config.copy() shares the nested dicts
+        cfg.test_dataloader.dataset = dict(
+            pipeline=get_test_pipeline_cfg(cfg))
         return super()._init_pipeline(cfg)
 
     def postprocess(self, preds: List[DataSample], visualization,
                     return_datasamples: bool = False) -> list:
+        """One result dict per image (see the class docstring), or the
+        data samples with ``return_datasamples``."""
         if return_datasamples:
             return preds
         return [self._result(p.pred_score.detach().cpu().numpy())
                 for p in preds]
 
     def _result(self, scores: np.ndarray) -> dict:
+        """Positive classes of one image, best first, with their scores."""
         if self.topk is not None:
             labels = np.argsort(-scores, kind='stable')[:self.topk]
         else:

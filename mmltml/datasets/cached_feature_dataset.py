@@ -3,6 +3,7 @@
 import copy
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import time
@@ -114,7 +115,7 @@ class CachedFeatureDataset:
                 print_log(
                     f'CachedFeatureDataset: {name} is random, so cached '
                     'features would not be exact; serving images.',
-                    logger='current', level=30)
+                    logger='current', level=logging.WARNING)
                 return False
         return True
 
@@ -156,19 +157,20 @@ class CachedFeatureDataset:
         if size_mb > self.max_memory_mb:
             print_log(f'CachedFeatureDataset: {size_mb:.0f} MB of features '
                       f'exceed max_memory_mb={self.max_memory_mb}; serving '
-                      'images.', logger='current', level=30)
+                      'images.', logger='current', level=logging.WARNING)
             return False
         path = None
         if self.cache_dir:
             path = osp.join(self.cache_dir,
                             f'features_{self.cache_key(encoder_key)}.pt')
-            if osp.isfile(path):
-                self.features = torch.load(path, weights_only=True)
-                print_log(f'Loaded cached features {path}', logger='current')
+            self.features = self._load(path, (len(self), views, feature_dim))
+            if self.cached:
                 return True
         start = time.perf_counter()
-        self.features = torch.stack(
-            [self._encode_view(encode, flip) for flip in range(views)], 1)
+        self.features = torch.stack([
+            self._encode_view(encode, flip, feature_dim)
+            for flip in range(views)
+        ], 1)
         print_log(
             f'Cached {views} view(s) of {len(self)} images '
             f'({size_mb:.1f} MB) in {time.perf_counter() - start:.1f} s',
@@ -180,7 +182,30 @@ class CachedFeatureDataset:
             os.replace(path + '.tmp', path)
         return True
 
-    def _encode_view(self, encode: EncodeFn, flip: bool) -> torch.Tensor:
+    @staticmethod
+    def _load(path: str, shape: tuple) -> Optional[torch.Tensor]:
+        """The disk cache at ``path``, or None (with a warning) when it is
+        missing, unreadable or of another shape: it is then rebuilt."""
+        if not osp.isfile(path):
+            return None
+        try:
+            features = torch.load(path, weights_only=True)
+        except Exception as error:  # any unpickling / zip error
+            problem = f'cannot be read ({type(error).__name__}: {error})'
+        else:
+            if isinstance(features, torch.Tensor) and \
+                    tuple(features.shape) == shape:
+                print_log(f'Loaded cached features {path}', logger='current')
+                return features
+            found = tuple(getattr(features, 'shape', ())) or \
+                type(features).__name__
+            problem = f'holds {found}, expected shape {shape}'
+        print_log(f'CachedFeatureDataset: the feature cache {path} {problem}; '
+                  'rebuilding it.', logger='current', level=logging.WARNING)
+        return None
+
+    def _encode_view(self, encode: EncodeFn, flip: bool,
+                     feature_dim: int) -> torch.Tensor:
         rank, world_size = get_dist_info()
         pipeline = self._view_pipeline(bool(flip))
         locate = getattr(self.dataset, 'locate_image', None)
@@ -191,7 +216,8 @@ class CachedFeatureDataset:
                                     locate)
                      for i in indices[start:start + self.batch_size]]
             feats.append(encode(default_collate(batch)).float().cpu())
-        local = torch.cat(feats) if feats else torch.zeros(0)
+        local = torch.cat(feats) if feats else torch.zeros(
+            0, feature_dim)  # a rank with no images
         shards = all_gather_object(local) if world_size > 1 else [local]
         return _interleave(shards, len(self))
 

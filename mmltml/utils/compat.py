@@ -1,7 +1,8 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Fixes for the OpenMMLab stack on current torch / Python packaging.
 
-Each function here repairs one known breakage (see ``docs/compatibility.md``)
+Each function here repairs one known breakage
+(see ``docs/en/compatibility.md``)
 narrowly, without touching the user's installed packages:
 
 * :func:`guard_transformers_import` - mmpretrain 1.2.0 cannot be imported
@@ -23,7 +24,7 @@ import os.path as osp
 import sys
 import warnings
 from importlib import metadata
-from typing import Iterable, Optional, Set
+from typing import Optional, Set
 
 _TRUSTED_ENV = 'MMLTML_TRUSTED_CHECKPOINTS'
 _trusted_paths: Set[str] = set()
@@ -194,7 +195,8 @@ def load_local_checkpoint(filename: str, map_location=None):
                 f'{filename} is a full training-state checkpoint that '
                 'torch can only load by unpickling arbitrary objects. mmltml '
                 'does this only for paths you name: pass it to '
-                'tools/test.py or --resume, set load_from, or add it to '
+                'tools/test.py, --resume or MultiLabelInferencer(pretrained='
+                '...), set load_from, or add it to '
                 f'${_TRUSTED_ENV}. Only trust files you created or '
                 'obtained from a source you trust.') from safe_error
     except (RuntimeError, EOFError, OSError) as error:
@@ -242,7 +244,3 @@ def setup_cpu_distributed(cfg, launcher: str) -> bool:
     cfg.model_wrapper_cfg = wrapper
     return True
 
-
-def trusted_paths() -> Iterable[str]:
-    """The paths trusted in this process (for logging and tests)."""
-    return sorted(_trusted_paths)

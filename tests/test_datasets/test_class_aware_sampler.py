@@ -125,3 +125,16 @@ def test_build_and_errors():
         ClassAwareSampler(ds, num_samples_cls=0, seed=0)
     with pytest.raises(ValueError, match='empty epoch'):
         ClassAwareSampler(_single_label([1]), reduce=4, seed=0)
+
+
+def test_classes_without_images_are_named(monkeypatch):
+    ds = ToyDataset([[0], [2, 0], [2]])
+    ds.metainfo = dict(classes=('cat', 'dog', 'bird', 'fish'))
+    messages = []
+    monkeypatch.setattr(class_aware_sampler, 'print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    sampler = ClassAwareSampler(ds, seed=0)
+    assert set(sampler.cls_to_imgs) == {0, 2}
+    assert len(messages) == 1
+    assert '1 (dog)' in messages[0] and '3 (fish)' in messages[0]
+    assert 'cat' not in messages[0] and 'bird' not in messages[0]

@@ -179,8 +179,11 @@ def test_argument_errors():
         GroupMAP(class_freq=FREQ, dump_dir='x', dump_format='xml')
     with pytest.raises(ValueError, match='plot=True needs'):
         GroupMAP(class_freq=FREQ, plot=True)
-    with pytest.raises(ValueError, match='NaN'):
-        classwise_average_precision(np.array([[np.nan]]), np.array([[1]]))
+    scores = np.zeros((3, 4))
+    scores[2, 1], scores[0, 3] = np.nan, np.inf
+    with pytest.raises(ValueError, match=r'2 score\(s\) are NaN or inf, '
+                       r'e\.g\. \(sample, class\) \[\(0, 3\), \(2, 1\)\]'):
+        classwise_average_precision(scores, np.ones((3, 4)))
 
 
 def test_dump_dir_auto_uses_log_folder(tmp_path):

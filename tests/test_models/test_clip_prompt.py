@@ -203,3 +203,36 @@ def test_auto_frozen_dtype_is_fp32_on_cpu():
     assert model.clip.transformer.get_cast_dtype() == torch.float
     with pytest.raises(ValueError, match='frozen_dtype'):
         backbone(frozen_dtype='int8')
+
+
+def test_head_logits_are_fp32_under_autocast():
+    """Cosine logits equal the fp64 formula to fp32 precision under bf16
+    autocast (a bf16 product would be off by ~0.1 at logit scale 100)."""
+    head = MODELS.build(dict(type='CLIPPromptHead',
+                             loss=dict(type='AsymmetricLoss')))
+    gen = torch.Generator().manual_seed(0)
+    image, text = torch.randn(6, 32, generator=gen), torch.randn(5, 32,
+                                                                 generator=gen)
+    scale = torch.tensor(100.0)
+    expected = 100.0 * (F.normalize(image.double(), dim=-1) @ F.normalize(
+        text.double(), dim=-1).t())
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        logits = head((image, text, scale))
+    assert logits.dtype == torch.float32
+    assert torch.allclose(logits.double(), expected, atol=1e-4)
+
+
+@pytest.mark.parametrize('extra_words', [0, 1])
+def test_prompt_cut_by_the_context_length_is_refused(extra_words):
+    """SOS + 4 context tokens + name + '.' + EOT must fit in 24 positions:
+    a 17-word name fills them exactly, one more word is cut (open_clip
+    would silently drop it)."""
+    name = ' '.join(['cat'] * (17 + extra_words))
+    build = lambda: backbone(classnames=['dog', name],  # noqa: E731
+                             prompt_learner=dict(n_ctx=4))
+    if not extra_words:
+        learner = build().prompt_learner
+        assert learner.eot.tolist()[1] == 23  # the last position
+        return
+    with pytest.raises(ValueError, match='context length 24.*cat cat'):
+        build()

@@ -103,8 +103,8 @@ def test_modified_resnet_stage_maps_are_open_clips():
     assert not any('attnpool' in k for k, _ in backbone.named_parameters())
 
 
-def _classifier(backbone_kwargs, model_cfg=TINY_RESNET):
-    torch.manual_seed(0)
+def _classifier(backbone_kwargs, model_cfg=TINY_RESNET, seed=0):
+    torch.manual_seed(seed)
     return MODELS.build(
         dict(
             type='ImageClassifier',
@@ -140,17 +140,30 @@ def test_frozen_tower_gets_no_grad_and_stays_in_eval_mode():
     with torch.enable_grad():
         assert backbone(x)[0].grad_fn is None
 
-    # checkpoints hold no frozen weights, and load strictly without them
-    state = model.state_dict()
+    # without saving, checkpoints hold no frozen weights and load strictly
+    state = _classifier(dict(save_frozen=False)).state_dict()
     assert not any(k.startswith('backbone.') for k in state)
-    other = _classifier({})
+    other = _classifier(dict(save_frozen=False))
     load_state_dict(other, state, strict=True)  # mmengine's loader
     other.load_state_dict(state, strict=True)
     with pytest.raises(RuntimeError, match='head.phi.weight'):
         other.load_state_dict(
             {k: v for k, v in state.items() if k != 'head.phi.weight'})
-    saved = _classifier(dict(save_frozen=True)).state_dict()
+
+
+def test_tower_without_pretrained_weights_is_saved():
+    """A random (or init_cfg-loaded) tower is not rebuilt identically, so by
+    default it goes into checkpoints and a reload gives the same model."""
+    model = _classifier({})
+    saved = model.state_dict()
     assert 'backbone.visual.layer4.0.conv1.weight' in saved
+    other = _classifier({}, seed=1)
+    x = torch.randn(1, 3, 64, 64)
+    model.eval()
+    other.eval()
+    assert not torch.equal(other.backbone(x)[0], model.backbone(x)[0])
+    other.load_state_dict(saved, strict=True)
+    torch.testing.assert_close(other.backbone(x)[0], model.backbone(x)[0])
 
 
 @pytest.mark.parametrize('model_cfg', [TINY_RESNET, TINY_VIT],

@@ -144,3 +144,45 @@ def test_interleave_undoes_rank_sharding():
     full = torch.arange(14.).view(7, 2)
     shards = [full[r::3] for r in range(3)]
     torch.testing.assert_close(_interleave(shards, 7), full)
+
+
+@pytest.mark.parametrize('damage', ['garbage', 'wrong_shape'])
+def test_damaged_disk_cache_is_rebuilt_with_a_warning(
+        voc_root, model, tmp_path, monkeypatch, damage):
+    first = fill(build_dataset(voc_root, cache_dir=str(tmp_path)), model)
+    (path, ) = tmp_path.iterdir()
+    if damage == 'garbage':
+        path.write_bytes(b'not a tensor file')
+    else:
+        torch.save(first.features[:-1], path)
+    messages = []
+    monkeypatch.setattr('mmltml.datasets.cached_feature_dataset.print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    again = fill(build_dataset(voc_root, cache_dir=str(tmp_path)), model)
+    assert any(str(path) in m and 'rebuilding' in m for m in messages)
+    torch.testing.assert_close(again.features, first.features)
+    torch.testing.assert_close(torch.load(path), first.features)  # fixed
+
+
+def test_rank_without_images_gathers_an_empty_shard(voc_root, model,
+                                                    monkeypatch):
+    """More ranks than images: the empty shards keep the feature width."""
+    dataset = build_dataset(voc_root)
+    total = len(dataset)
+    monkeypatch.setattr(
+        'mmltml.datasets.cached_feature_dataset.get_dist_info',
+        lambda: (total + 1, total + 2))  # this rank gets no index
+    gathered = {}
+
+    def fake_gather(local):
+        gathered['local'] = local
+        shards = [torch.ones(1, 7) * r for r in range(total)]
+        return shards + [local, local]
+
+    monkeypatch.setattr(
+        'mmltml.datasets.cached_feature_dataset.all_gather_object',
+        fake_gather)
+    out = dataset._encode_view(lambda batch: None, False, 7)
+    assert gathered['local'].shape == (0, 7)
+    assert out.shape == (total, 7)
+    assert out[:, 0].tolist() == list(range(total))

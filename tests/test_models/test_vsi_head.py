@@ -240,6 +240,11 @@ def test_text_embeds_from_files(tmp_path):
         head = build_head(
             text_embeds=None, text_embeds_file=str(tmp_path / name))
         torch.testing.assert_close(head.text_embeds, embeds)
+    for name in ('bad.pt', 'bad.npy'):
+        (tmp_path / name).write_bytes(b'truncated')
+        with pytest.raises(ValueError, match=f'{name} cannot be read'):
+            build_head(text_embeds=None,
+                       text_embeds_file=str(tmp_path / name))
 
 
 def test_random_text_embeds_without_clip():

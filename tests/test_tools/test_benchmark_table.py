@@ -50,3 +50,17 @@ def test_missing_group_metrics_is_an_error(tool, tmp_path):
     path.write_text(json.dumps({'multi-label/mAP': 1.0}))
     with pytest.raises(KeyError, match='no group-mAP'):
         tool.read_metrics(str(path))
+
+
+def test_last_checkpoint_follows_mmengine_pointer(tool, tmp_path):
+    """``iter_500`` must not beat a later ``epoch_30`` on its number."""
+    import os
+    for i, name in enumerate(['iter_500.pth', 'epoch_30.pth']):
+        (tmp_path / name).write_bytes(b'x')
+        os.utime(tmp_path / name, (1000 + i, 1000 + i))
+    assert tool.last_checkpoint(str(tmp_path)).endswith('epoch_30.pth')
+    # CheckpointHook's pointer file names the last save
+    (tmp_path / 'last_checkpoint').write_text(str(tmp_path / 'iter_500.pth'))
+    assert tool.last_checkpoint(str(tmp_path)).endswith('iter_500.pth')
+    with pytest.raises(FileNotFoundError, match='no checkpoint'):
+        tool.last_checkpoint(str(tmp_path / 'empty'))

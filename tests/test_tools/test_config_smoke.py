@@ -128,3 +128,20 @@ def test_lmpt_dist_train_two_processes(workspace, tmp_path):
     assert 'GPU number: 2' in out
     assert 'Cached 2 view(s)' in out
     _metric(out)
+
+
+def test_inferencer_keeps_its_config_whole(workspace, lmpt_run, monkeypatch):
+    """Building the test pipeline from inside the cache wrapper must not
+    rewrite the inferencer's (or the caller's) config."""
+    from mmengine.config import Config
+
+    from mmltml.apis import MultiLabelInferencer
+    cfg_path, work_dir, _ = lmpt_run
+    monkeypatch.chdir(workspace)
+    cfg = Config.fromfile(cfg_path)
+    expected = cfg.test_dataloader.dataset.to_dict()
+    infer = MultiLabelInferencer(cfg, pretrained=osp.join(
+        work_dir, 'epoch_1.pth'), device='cpu')
+    assert infer.config.test_dataloader.dataset.to_dict() == expected
+    assert cfg.test_dataloader.dataset.to_dict() == expected
+    assert type(infer.pipeline.transforms[-1]).__name__ == 'PackInputs'

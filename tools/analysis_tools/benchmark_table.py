@@ -19,7 +19,6 @@ import glob
 import json
 import os
 import os.path as osp
-import re
 import subprocess
 import sys
 from typing import Dict, List, Optional
@@ -57,11 +56,19 @@ def is_trainable(config: str) -> bool:
 
 
 def last_checkpoint(directory: str) -> str:
+    """The checkpoint mmengine's ``CheckpointHook`` saved last (it names it
+    in ``last_checkpoint``), else the newest ``epoch_*`` / ``iter_*``."""
+    pointer = osp.join(directory, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            path = f.read().strip()
+        if osp.isfile(path):
+            return path
     found = glob.glob(osp.join(directory, 'epoch_*.pth')) + glob.glob(
         osp.join(directory, 'iter_*.pth'))
     if not found:
         raise FileNotFoundError(f'no checkpoint in {directory}')
-    return max(found, key=lambda p: int(re.findall(r'\d+', p)[-1]))
+    return max(found, key=osp.getmtime)
 
 
 def _call(args: List[str]) -> None:

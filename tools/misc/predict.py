@@ -13,7 +13,6 @@ import sys
 
 import mmltml  # noqa: F401  (compat fixes, registration)
 from mmltml.apis import MultiLabelInferencer
-from mmltml.utils.compat import trust_checkpoint
 
 
 def parse_args() -> argparse.Namespace:
@@ -34,8 +33,6 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     pretrained = False if args.checkpoint == 'none' else args.checkpoint
-    if pretrained:
-        trust_checkpoint(pretrained)  # the user named this file
     inferencer = MultiLabelInferencer(args.config, pretrained=pretrained,
                                       device=args.device, thr=args.thr,
                                       topk=args.topk)

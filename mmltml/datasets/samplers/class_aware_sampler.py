@@ -1,9 +1,11 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+import logging
 import math
 from typing import Dict, Iterator, List, Optional
 
 import numpy as np
 from mmengine.dist import get_dist_info, sync_random_seed
+from mmengine.logging import print_log
 from mmpretrain.registry import DATA_SAMPLERS
 from torch.utils.data import Dataset, Sampler
 
@@ -34,7 +36,8 @@ class ClassAwareSampler(Sampler):
     list is reshuffled after each pass), then take ``num_samples_cls``
     consecutive images from that class's own shuffled cyclic list of images
     (also reshuffled after each pass). An image with several labels is in
-    the list of each of its classes. Classes without images are skipped.
+    the list of each of its classes. Classes without images are skipped
+    (with a warning naming them).
 
     The epoch has ``floor(max_c n_c * C / reduce)`` samples, where n_c is
     the number of images of class c and C the number of classes with at
@@ -85,6 +88,7 @@ class ClassAwareSampler(Sampler):
         self.cls_to_imgs = self._index_classes(dataset)
         if not self.cls_to_imgs:
             raise ValueError('ClassAwareSampler: no image has a label')
+        self._warn_unsampled_classes(dataset)
         max_n = max(len(v) for v in self.cls_to_imgs.values())
         self.epoch_size = int(max_n * len(self.cls_to_imgs) // reduce)
         if self.epoch_size < 1:
@@ -105,6 +109,19 @@ class ClassAwareSampler(Sampler):
             for cls in set(int(c) for c in dataset.get_cat_ids(idx)):
                 cls_to_imgs.setdefault(cls, []).append(idx)
         return dict(sorted(cls_to_imgs.items()))
+
+    def _warn_unsampled_classes(self, dataset: Dataset) -> None:
+        """Name the dataset's classes that have no image (never drawn)."""
+        classes = getattr(dataset, 'metainfo', {}).get('classes') or ()
+        missing = [f'{i} ({name})' for i, name in enumerate(classes)
+                   if i not in self.cls_to_imgs]
+        if missing:
+            print_log(
+                f'ClassAwareSampler: {len(missing)} class(es) have no '
+                f'training image and are never sampled: '
+                f'{", ".join(missing[:10])}'
+                f'{" ..." if len(missing) > 10 else ""}',
+                logger='current', level=logging.WARNING)
 
     def _global_indices(self) -> List[int]:
         """The epoch's sequence, identical on every rank."""

@@ -34,12 +34,15 @@ class FeatureCacheHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_train(self, runner) -> None:
+        """Cache the training images' features."""
         self._build(runner, runner.train_dataloader)
 
     def before_val(self, runner) -> None:
+        """Cache the validation images' features."""
         self._build(runner, runner.val_dataloader)
 
     def before_test(self, runner) -> None:
+        """Cache the test images' features."""
         self._build(runner, runner.test_dataloader)
 
     def _build(self, runner, dataloader) -> None:
@@ -61,8 +64,10 @@ class FeatureCacheHook(Hook):
             return model.backbone.encode_image(inputs)
 
         dim = model.backbone.feature_dim
-        dataset.build_cache(encode, encoder_fingerprint(encoder), dim)
-        model.train(was_training)
+        try:
+            dataset.build_cache(encode, encoder_fingerprint(encoder), dim)
+        finally:
+            model.train(was_training)
 
     @staticmethod
     def _frozen_encoder(model) -> Optional[torch.nn.Module]:

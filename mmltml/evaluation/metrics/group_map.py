@@ -72,7 +72,10 @@ def classwise_average_precision(pred: np.ndarray,
         raise ValueError(f'pred {pred.shape} and target {target.shape} must '
                          'both be (N, num_classes)')
     if not np.isfinite(pred).all():
-        raise ValueError('scores contain NaN or inf')
+        bad = np.argwhere(~np.isfinite(pred))
+        raise ValueError(
+            f'{len(bad)} score(s) are NaN or inf, e.g. (sample, class) '
+            f'{[tuple(map(int, b)) for b in bad[:5]]}')
     return np.array([
         average_precision(pred[:, k], target[:, k].astype(np.int64))
         for k in range(pred.shape[1])

@@ -11,6 +11,7 @@ from mmpretrain.registry import MODELS
 from ..data_preprocessors import is_feature_batch
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
+from ..utils.frozen_state import exclude_from_checkpoints
 from ..utils.prompt_learner import PromptLearner
 
 FROZEN_DTYPES = {
@@ -68,12 +69,13 @@ class CLIPPromptBackbone(BaseModule):
         truncate_text: run the text tower only up to the last end-of-text.
         save_frozen: also save the frozen CLIP weights in checkpoints;
             ``None`` (default) saves them only without ``clip_pretrained``.
-        frozen_dtype: precision of the frozen CLIP weights: ``None`` (fp32),
-            ``'bf16'``, ``'fp16'``, or ``'auto'`` (bf16 once the model runs
-            on CUDA, fp32 elsewhere). Holding the weights in low precision
+        frozen_dtype: precision of the frozen CLIP weights: ``None`` or
+            ``'fp32'``, ``'bf16'``, ``'fp16'``, or ``'auto'`` (bf16 once the
+            model runs on CUDA, fp32 elsewhere). Holding the weights in low precision
             is faster than autocast, which re-casts every weight at every
             call. The learnable prompts, the head and the losses stay fp32;
             features leave the backbone as fp32.
+        init_cfg: mmengine initialisation config of the module.
     """
 
     def __init__(self,
@@ -88,6 +90,10 @@ class CLIPPromptBackbone(BaseModule):
                  frozen_dtype: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if frozen_dtype not in FROZEN_DTYPES:  # before the costly build
+            raise ValueError(f'frozen_dtype must be one of '
+                             f'{sorted(FROZEN_DTYPES, key=str)}, got '
+                             f'{frozen_dtype!r}')
         self.classnames = resolve_class_names(classnames)
         self.clip, self.tokenizer = build_clip_and_tokenizer(
             clip_model_name, clip_pretrained, clip_model_cfg)
@@ -104,10 +110,6 @@ class CLIPPromptBackbone(BaseModule):
                 self._template_features(templates),
                 persistent=False)
         self._text_memo: Optional[tuple] = None
-        if frozen_dtype not in FROZEN_DTYPES:
-            raise ValueError(f'frozen_dtype must be one of '
-                             f'{sorted(FROZEN_DTYPES, key=str)}, got '
-                             f'{frozen_dtype!r}')
         self.frozen_dtype = frozen_dtype
         self._set_frozen_dtype(FROZEN_DTYPES[frozen_dtype])
         self._caption_cache: Dict[str, torch.Tensor] = {}
@@ -116,8 +118,7 @@ class CLIPPromptBackbone(BaseModule):
         if save_frozen is None:
             save_frozen = clip_pretrained is None
         if not save_frozen:
-            self._register_state_dict_hook(_drop_frozen_keys)
-            self.register_load_state_dict_post_hook(_ignore_frozen_missing)
+            exclude_from_checkpoints(self, 'clip')
 
     # ------------------------------------------------------------------
     def _set_frozen_dtype(self, dtype: Optional[torch.dtype]) -> None:
@@ -251,15 +252,3 @@ class CLIPPromptBackbone(BaseModule):
         mask = positions[None] <= eot_positions(tokens)[:, None]
         return self.clip.token_embedding(tokens).float(), mask
 
-
-def _drop_frozen_keys(module, state_dict, prefix, local_metadata):
-    for key in [k for k in state_dict if k.startswith(prefix + 'clip.')]:
-        del state_dict[key]
-    return state_dict
-
-
-def _ignore_frozen_missing(module, incompatible_keys):
-    frozen = [k for k in incompatible_keys.missing_keys if '.clip.' in k
-              or k.startswith('clip.')]
-    for key in frozen:
-        incompatible_keys.missing_keys.remove(key)

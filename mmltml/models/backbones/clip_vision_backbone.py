@@ -8,6 +8,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..utils.clip_loader import build_open_clip
+from ..utils.frozen_state import exclude_from_checkpoints
 
 
 @MODELS.register_module()
@@ -63,8 +64,10 @@ class CLIPVisionBackbone(BaseModule):
         normalize (bool): Apply ``ln_post`` to ViT tokens. Ignored for
             ResNet towers. Defaults to True.
         frozen (bool): Freeze the tower. Defaults to True.
-        save_frozen (bool): Keep the frozen weights in checkpoints.
-            Defaults to False.
+        save_frozen (bool, optional): Keep the frozen weights in checkpoints.
+            Defaults to None: only when ``clip_pretrained`` is None (the
+            weights do not come back when the model is rebuilt, e.g. a
+            random tower or one loaded through ``init_cfg``).
         init_cfg (dict, optional): Initialisation config; the CLIP weights
             come from ``clip_pretrained``. Defaults to None.
 
@@ -90,7 +93,7 @@ class CLIPVisionBackbone(BaseModule):
                  out_indices: Sequence[int] = (-1, ),
                  normalize: bool = True,
                  frozen: bool = True,
-                 save_frozen: bool = False,
+                 save_frozen: Optional[bool] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         from open_clip.modified_resnet import ModifiedResNet
@@ -120,10 +123,10 @@ class CLIPVisionBackbone(BaseModule):
         if frozen:
             self.visual.requires_grad_(False)
             self.visual.eval()
+            if save_frozen is None:
+                save_frozen = clip_pretrained is None
             if not save_frozen:
-                self.register_state_dict_post_hook(_drop_visual_keys)
-                self.register_load_state_dict_post_hook(
-                    _ignore_missing_visual_keys)
+                exclude_from_checkpoints(self, 'visual')
 
     def train(self, mode: bool = True) -> 'CLIPVisionBackbone':
         """Set the mode; a frozen tower stays in eval mode."""
@@ -142,31 +145,3 @@ class CLIPVisionBackbone(BaseModule):
             outs = self.visual.forward_intermediates(x, **kwargs)
         return tuple(outs['image_intermediates'])
 
-
-def _drop_visual_keys(module: nn.Module, state_dict: dict, prefix: str,
-                      local_metadata: dict) -> None:
-    """State-dict post hook: remove the frozen tower's entries."""
-    for key in [k for k in state_dict if k.startswith(prefix + 'visual.')]:
-        del state_dict[key]
-
-
-def _ignore_missing_visual_keys(module: nn.Module, incompatible_keys) -> None:
-    """Load post hook: the frozen tower's weights are not in checkpoints.
-
-    Missing keys are named from the module that ``load_state_dict`` was
-    called on, so they are matched on their suffix ``visual.<name>``.
-    """
-    own = {'visual.' + key for key in module.visual.state_dict()}
-    missing = incompatible_keys.missing_keys
-    for key in [k for k in missing if _own_suffix(k, own)]:
-        missing.remove(key)
-
-
-def _own_suffix(key: str, own: set) -> bool:
-    """Whether ``key`` is ``<prefix.>name`` for a ``name`` in ``own``."""
-    start = key.find('visual.')
-    while start >= 0:
-        if (start == 0 or key[start - 1] == '.') and key[start:] in own:
-            return True
-        start = key.find('visual.', start + 1)
-    return False

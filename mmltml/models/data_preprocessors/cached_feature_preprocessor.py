@@ -16,18 +16,36 @@ class CachedFeaturePreprocessor(ClsDataPreprocessor):
 
     Batches of images are processed exactly as by mmpretrain's
     ``ClsDataPreprocessor`` (BGR->RGB, normalisation, padding, one-hot
-    labels). Batches of feature vectors [B, E], which
+    labels, batch augments). Batches of feature vectors [B, E], which
     :class:`CachedFeatureDataset` yields once the frozen image encoder's
     outputs are cached, skip the image operations (their images were
-    normalised when the features were computed); labels are handled the
-    same way.
+    converted and normalised when the features were computed); labels are
+    handled the same way. Padding and batch augments (Mixup, CutMix) act on
+    images, so they cannot be applied to cached features: such a config is
+    refused.
     """
 
     def forward(self, data: dict, training: bool = False) -> dict:
+        """Process a batch of images, or pass a batch of features."""
         if not is_feature_batch(data['inputs']):
             return super().forward(data, training)
-        normalize, self._enable_normalize = self._enable_normalize, False
+        self._check_feature_batch(training)
+        saved = self._enable_normalize, self.to_rgb
+        self._enable_normalize = self.to_rgb = False
         try:
             return super().forward(data, training)
         finally:
-            self._enable_normalize = normalize
+            self._enable_normalize, self.to_rgb = saved
+
+    def _check_feature_batch(self, training: bool) -> None:
+        image_ops = []
+        if self.pad_size_divisor > 1:
+            image_ops.append(f'pad_size_divisor={self.pad_size_divisor}')
+        if training and self.batch_augments is not None:
+            image_ops.append('batch_augments')
+        if image_ops:
+            raise ValueError(
+                f'data_preprocessor: {", ".join(image_ops)} act(s) on images '
+                'and cannot be applied to cached image features; remove '
+                'it, or train without the feature cache (use the plain '
+                'dataset instead of CachedFeatureDataset).')

@@ -9,6 +9,8 @@ from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 
+from ..losses.utils import autocast_off
+
 
 @MODELS.register_module()
 class CLIPPromptHead(MultiLabelClsHead):
@@ -82,11 +84,14 @@ class CLIPPromptHead(MultiLabelClsHead):
         return image_feats, text_feats, logit_scale
 
     def forward(self, feats: Tuple) -> torch.Tensor:
-        """Logits [B, C] = logit_scale * cos(image, text)."""
+        """Logits [B, C] = logit_scale * cos(image, text), in fp32 (also
+        under autocast: a logit scale near 100 makes half-precision cosines
+        visibly coarse)."""
         image_feats, text_feats, logit_scale = self.pre_logits(feats)
-        image_feats = F.normalize(image_feats.float(), dim=-1)
-        text_feats = F.normalize(text_feats.float(), dim=-1)
-        return logit_scale.float() * image_feats @ text_feats.t()
+        with autocast_off(image_feats.device):
+            image_feats = F.normalize(image_feats.float(), dim=-1)
+            text_feats = F.normalize(text_feats.float(), dim=-1)
+            return logit_scale.float() * image_feats @ text_feats.t()
 
     def loss(self,
              feats: Tuple,
@@ -116,7 +121,8 @@ class CLIPPromptHead(MultiLabelClsHead):
                  cls_score: torch.Tensor) -> torch.Tensor:
         """Multi-hot targets [B, C] (as ``MultiLabelClsHead._get_loss``)."""
         if 'gt_score' in data_samples[0]:
-            return torch.stack([s.gt_score for s in data_samples]).float()
+            return torch.stack([s.gt_score for s in data_samples
+                                ]).float().to(cls_score.device)
         return torch.stack([
             label_to_onehot(s.gt_label, cls_score.size(1))
             for s in data_samples

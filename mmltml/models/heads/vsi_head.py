@@ -302,9 +302,13 @@ def _load_embeds(path: str) -> torch.Tensor:
     """Load a ``.pt`` tensor or a ``.npy`` array."""
     if not osp.isfile(path):
         raise FileNotFoundError(f'text embeddings file not found: {path}')
-    if path.endswith('.npy'):
-        return torch.from_numpy(np.load(path))
-    embeds = torch.load(path, map_location='cpu', weights_only=True)
+    try:
+        if path.endswith('.npy'):
+            return torch.from_numpy(np.load(path))
+        embeds = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as error:  # unpickling, zip and numpy format errors
+        raise ValueError(f'text embeddings file {path} cannot be read: '
+                         f'{type(error).__name__}: {error}') from error
     if not isinstance(embeds, torch.Tensor):
         raise TypeError(f'{path} must hold a tensor, got '
                         f'{type(embeds).__name__}')

@@ -109,7 +109,7 @@ def reduce_elementwise(loss: torch.Tensor,
     :func:`weight_reduce_loss`), otherwise ``mean`` is over all elements.
     """
     if weight is not None:
-        weight = weight.to(loss.dtype)
+        weight = weight.to(loss)  # its dtype and device
         if weight.dim() == 1 and loss.dim() == 2:
             if weight.numel() != loss.size(0):
                 raise ValueError(f'a 1-D weight must have one entry per '

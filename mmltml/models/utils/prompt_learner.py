@@ -70,11 +70,18 @@ class PromptLearner(nn.Module):
     def _register_frozen_tokens(self, embedding: nn.Embedding,
                                 tokenizer: Callable) -> None:
         tokens = tokenizer(self.texts)
+        length = tokens.shape[1]
+        # open_clip cuts a long text and ends it with EOT: one spare slot
+        # shows which texts were cut
+        wide = eot_positions(tokenizer(self.texts, context_length=length + 1))
+        too_long = [t for t, e in zip(self.texts, wide) if e >= length]
+        if too_long:
+            raise ValueError(
+                f'{len(too_long)} prompt(s) do not fit the text context '
+                f'length {length} ({self.n_ctx} context tokens + class name'
+                f'), e.g. {too_long[0]!r}: shorten the class names or use '
+                'fewer context tokens.')
         eot = eot_positions(tokens)
-        too_long = [t for t, e in zip(self.texts, eot) if e <= self.n_ctx + 1]
-        if too_long or int(eot.max()) >= tokens.shape[1]:
-            raise ValueError(f'Prompts do not fit the text context length '
-                             f'{tokens.shape[1]}: {too_long[:3]}')
         # Derived from the tokenizer: not saved in checkpoints.
         self.register_buffer('tokens', tokens, persistent=False)
         self.register_buffer('eot', eot, persistent=False)
