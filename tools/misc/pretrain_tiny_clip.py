@@ -72,7 +72,7 @@ def parse_args() -> argparse.Namespace:
                         help='chance that a scene caption names the '
                         'background')
     parser.add_argument('--threads', type=int, default=2)
-    parser.add_argument('--log-interval', type=int, default=25)
+    parser.add_argument('--log-interval', type=int, default=50)
     return parser.parse_args()
 
 
