@@ -95,7 +95,7 @@ def read_label_file(path: str) -> List[str]:
     return [by_index[i][0] for i in range(len(by_index))]
 
 
-def is_preset(spec) -> bool:
+def is_preset(spec: object) -> bool:
     """Whether ``spec`` names a built-in class list ('coco-lt', 'voc-lt')."""
     return isinstance(spec, str) and _preset_key(spec) in _PRESETS
 

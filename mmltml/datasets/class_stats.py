@@ -309,7 +309,7 @@ def format_class_stats(stats: dict) -> str:
     return '\n'.join(rows)
 
 
-def _check_num_classes(num_classes) -> int:
+def _check_num_classes(num_classes: object) -> int:
     if isinstance(
             num_classes,
             bool) or not isinstance(num_classes,
@@ -339,7 +339,7 @@ def _finalise(stats: dict, classes: Optional[Sequence[str]], head_thr: int,
     return stats
 
 
-def _int_list(values, field: str, origin: str) -> List[int]:
+def _int_list(values: object, field: str, origin: str) -> List[int]:
     """Convert ``values`` into a list of non-negative integers."""
     try:
         arr = np.asarray(values, dtype=np.float64)

@@ -7,6 +7,7 @@ valid for ``num_workers=0`` and without CUDA, a gloo process group for
 ``--launcher pytorch`` without CUDA, and the checkpoint trust model of
 :func:`mmltml.utils.compat.trust_checkpoint`.
 """
+import argparse
 import os
 import os.path as osp
 from argparse import ArgumentParser
@@ -39,12 +40,13 @@ def add_common_args(parser: ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
-def finish_args(args) -> None:
+def finish_args(args: argparse.Namespace) -> None:
+    """Export ``--local-rank`` as ``LOCAL_RANK`` (older launchers)."""
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
 
 
-def set_work_dir(cfg: Config, args) -> None:
+def set_work_dir(cfg: Config, args: argparse.Namespace) -> None:
     """CLI ``--work-dir`` > ``work_dir`` in the file > the config name."""
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

@@ -112,6 +112,16 @@ def test_stage_flops_counts_products_and_cpu_attention(tool):
         torch.nn.functional.scaled_dot_product_attention(q, q, q)
     # Q K^T and A V: two products of 2 x 6 x 6 x 4 multiply-adds each
     assert counter.flops['attention'] == 2 * (2 * 2 * 6 * 6 * 4)
+    # nn.MultiheadAttention: the fused inference kernel (frozen towers)
+    # counts as its unfused decomposition (4 projections + attention)
+    mha = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    x = torch.randn(2, 5, 8)
+    with torch.no_grad(), counter('fused'):
+        mha(x, x, x, need_weights=False)
+    with counter('unfused'):  # grad enabled: the decomposed path
+        mha(x, x, x, need_weights=False)
+    expected = 4 * (2 * 2 * 5 * 8 * 8) + 2 * (2 * 2 * 5 * 5 * 8)
+    assert counter.flops['fused'] == counter.flops['unfused'] == expected
 
 
 def test_corrupt_cache_fails_the_run(tool, tiny_cfg, tmp_path, monkeypatch):

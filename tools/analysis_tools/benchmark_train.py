@@ -344,12 +344,25 @@ def _cpu_attention_backward_flops(grad, query, key, value, *args,
     return flop_counter.sdpa_backward_flop_count(grad, query, key, value)
 
 
-#: torch counts the CUDA attention kernels but not the CPU one.
-CPU_ATTENTION_FLOPS = {
+def _fused_attention_block_flops(query, key, value, embed_dim, num_heads,
+                                 *args, out_shape=None, **kwargs) -> int:
+    """``nn.MultiheadAttention``'s inference fast path (frozen towers under
+    ``no_grad``): Q/K/V and output projections plus attention."""
+    batch, len_q, width = query
+    len_k = key[1]
+    projections = 2 * batch * width * width * (2 * len_q + 2 * len_k)
+    return projections + 4 * batch * len_q * len_k * width
+
+
+#: Attention kernels torch's counter does not know: the CPU flash kernel
+#: (it counts the CUDA ones) and the fused MultiheadAttention block.
+EXTRA_FLOP_FORMULAS = {
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu:
     _cpu_attention_flops,
     torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward:
     _cpu_attention_backward_flops,
+    torch.ops.aten._native_multi_head_attention:
+    _fused_attention_block_flops,
 }
 
 
@@ -364,7 +377,7 @@ class StageFlops:
     @contextmanager
     def __call__(self, name: str) -> Iterator[None]:
         with flop_counter.FlopCounterMode(
-                display=False, custom_mapping=CPU_ATTENTION_FLOPS) as mode:
+                display=False, custom_mapping=EXTRA_FLOP_FORMULAS) as mode:
             yield
         self.flops[name] = self.flops.get(name, 0) + mode.get_total_flops()
 

@@ -126,7 +126,7 @@ class CLIPPromptBackbone(BaseModule):
             self.clip.to(dtype)
             self.clip.logit_scale.data = self.clip.logit_scale.data.float()
 
-    def _apply(self, fn, *args, **kwargs):
+    def _apply(self, fn, *args, **kwargs) -> 'CLIPPromptBackbone':
         module = super()._apply(fn, *args, **kwargs)
         if self.frozen_dtype == 'auto':
             on_cuda = self.clip.logit_scale.device.type == 'cuda'

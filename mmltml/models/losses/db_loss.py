@@ -74,8 +74,13 @@ _MAP_VOC = dict(alpha=0.1, beta=10.0, gamma=0.3)
 _CB_DEFAULT = dict(CB_beta=0.9, CB_mode='average_w')
 
 
-def _preset(reweight_func, focal, logit_reg, map_param=_MAP_COCO,
-            CB_loss=_CB_DEFAULT, weight_norm=None) -> dict:
+def _preset(reweight_func: Optional[str],
+            focal: dict,
+            logit_reg: dict,
+            map_param: dict = _MAP_COCO,
+            CB_loss: dict = _CB_DEFAULT,
+            weight_norm: Optional[str] = None) -> dict:
+    """The six loss-shape options of one preset (copies of the dicts)."""
     return dict(reweight_func=reweight_func, focal=dict(focal),
                 logit_reg=dict(logit_reg), map_param=dict(map_param),
                 CB_loss=dict(CB_loss), weight_norm=weight_norm)

@@ -1,6 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """CoOp prompt learner (Zhou et al., IJCV 2022), as LMPT uses it."""
-from typing import Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -60,7 +60,7 @@ class PromptLearner(nn.Module):
 
     @staticmethod
     def _context_from_text(embedding: nn.Embedding, tokenizer: Callable,
-                           text: str):
+                           text: str) -> Tuple[torch.Tensor, str]:
         tokens = tokenizer([text])[0]
         n_ctx = int(eot_positions(tokens[None])[0]) - 1
         with torch.no_grad():
