@@ -21,8 +21,9 @@ status 1.
 
 ``--epoch`` adds a COCO-LT-sized epoch (1,909 training images at the
 config's batch size), cached vs uncached, extrapolated from the measured
-per-step and per-image times (stated in the output), and measures the
-evaluation of 5,000 cached test images (batch 128, forward only).
+per-step and per-image times (stated in the output) and counted in FLOPs
+(the ceiling of any exact cached path), and measures the evaluation of
+5,000 cached test images (batch 128, forward only).
 
 ``--end-to-end`` instead times the config's whole recipe (all epochs with
 its evaluation cadence, from the image files to the final group-mAP table)
