@@ -119,8 +119,23 @@ def test_truncation_is_exact_and_shorter():
 
 
 def test_random_clip_is_saved_whole():
-    model = backbone(prompt_learner=dict(n_ctx=2))  # no pretrained weights
-    assert 'clip.logit_scale' in model.state_dict()
+    """No pretrained weights: the random CLIP is saved, and a model built
+    from another seed becomes the same model when it loads the state."""
+    model = backbone(prompt_learner=dict(n_ctx=2))
+    state = model.state_dict()
+    assert {f'clip.{k}' for k in model.clip.state_dict()} <= set(state)
+    torch.manual_seed(1)
+    other = MODELS.build(dict(type='CLIPPromptBackbone', classnames=NAMES,
+                              clip_model_cfg=TINY,
+                              prompt_learner=dict(n_ctx=2)))
+    images = torch.randn(2, 3, 32, 32)
+    assert not torch.equal(other.encode_image(images),
+                           model.encode_image(images))
+    other.load_state_dict(state, strict=True)
+    torch.testing.assert_close(other.encode_image(images),
+                               model.encode_image(images))
+    torch.testing.assert_close(other.class_text_features()[0],
+                               model.class_text_features()[0])
 
 
 def test_checkpoint_holds_only_prompts_and_reloads(tmp_path):
@@ -236,3 +251,52 @@ def test_prompt_cut_by_the_context_length_is_refused(extra_words):
         return
     with pytest.raises(ValueError, match='context length 24.*cat cat'):
         build()
+
+
+@pytest.mark.parametrize('space', ['encoder', 'token'])
+def test_lmpt_loss_is_the_weighted_sum_of_its_terms(space):
+    """LMPT Eq. 11: L = lambda L_cls + (1 - lambda) L_cse, with L_cls on the
+    cosine logits and L_cse against the captions encoded by open_clip
+    itself ('encoder') or their token embeddings against the prompts
+    shifted by ``token_shift`` ('token', the released code)."""
+    lam, shift = 0.7, 2
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='CLIPPromptClassifier',
+        backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
+                      clip_model_cfg=TINY, prompt_learner=dict(n_ctx=4)),
+        head=dict(type='CLIPPromptHead', lambda_cls=lam, cse_space=space,
+                  token_shift=shift,
+                  loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
+                  cse_loss=dict(type='CSELoss', class_freq=[9, 5, 3, 2, 1]))))
+    images = torch.randn(3, 3, 32, 32)
+    labels, captions = [[0, 2], [1], [3, 4]], [
+        'a red circle on grass', 'a blue square', 'a cat near a teddy bear']
+    samples = [DataSample().set_gt_label(lb) for lb in labels]
+    for sample, caption in zip(samples, captions):
+        sample.set_field(caption, 'caption', field_type='metainfo')
+    losses = model.loss(images, samples)
+
+    clip, learner = model.backbone.clip, model.backbone.prompt_learner
+    target = torch.zeros(3, 5)
+    for row, lb in enumerate(labels):
+        target[row, lb] = 1
+    prompts = learner(clip.token_embedding)
+    text = reference_text_features(clip, prompts, learner.tokens)
+    logits = clip.logit_scale.exp() * F.normalize(
+        clip.encode_image(images), dim=-1) @ F.normalize(text, dim=-1).t()
+    bce = F.binary_cross_entropy_with_logits(logits, target,
+                                             reduction='sum') / 3
+    torch.testing.assert_close(losses['loss_cls'], lam * bce, atol=1e-5,
+                               rtol=1e-5)
+    cse = model.head.cse_module
+    tokens = model.backbone.tokenizer(captions)
+    if space == 'encoder':
+        expected = cse(text, clip.encode_text(tokens), target)
+    else:  # caption position p against prompt position p + shift
+        length = tokens.shape[1] - shift
+        mask = torch.arange(length)[None] <= tokens.argmax(-1)[:, None]
+        expected = cse(prompts[:, shift:], clip.token_embedding(
+            tokens)[:, :length], target, caption_mask=mask)
+    torch.testing.assert_close(losses['loss_cse'], (1 - lam) * expected,
+                               atol=1e-5, rtol=1e-5)

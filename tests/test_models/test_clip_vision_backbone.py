@@ -151,6 +151,28 @@ def test_frozen_tower_gets_no_grad_and_stays_in_eval_mode():
             {k: v for k, v in state.items() if k != 'head.phi.weight'})
 
 
+def test_tower_from_a_weights_file_is_rebuilt_not_saved(tmp_path):
+    """With ``clip_pretrained`` the tower comes back when the model is
+    built, so checkpoints leave it out by default, and a reload restores
+    the whole model."""
+    import open_clip
+    torch.manual_seed(3)
+    clip = open_clip.CLIP(**TINY_RESNET)
+    path = str(tmp_path / 'clip.pt')
+    torch.save(clip.state_dict(), path)
+    model = _classifier(dict(clip_pretrained=path))
+    state = model.state_dict()
+    assert not any(k.startswith('backbone.') for k in state)
+    other = _classifier(dict(clip_pretrained=path), seed=1)
+    other.load_state_dict(state, strict=True)
+    x = torch.randn(1, 3, 64, 64)
+    model.eval()
+    other.eval()
+    torch.testing.assert_close(other(x), model(x))
+    torch.testing.assert_close(
+        model.backbone.visual.conv1.weight, clip.visual.conv1.weight)
+
+
 def test_tower_without_pretrained_weights_is_saved():
     """A random (or init_cfg-loaded) tower is not rebuilt identically, so by
     default it goes into checkpoints and a reload gives the same model."""

@@ -166,7 +166,6 @@ def test_table3_rows_and_statistics():
         CSELoss(class_freq=[3, 4, 0, 9])
     with pytest.raises(ValueError, match=r'classes \[2\] have no training'):
         CSELoss(class_freq=[3, 4, 0, 9], soft_margin=False)
-    pytest.importorskip('mmltml.datasets.class_stats')
     via_stats = CSELoss(class_stats=dict(class_freq=FREQ))
     direct = CSELoss(class_freq=FREQ)
     assert torch.equal(via_stats(prompt, caption, labels),

@@ -389,7 +389,6 @@ def test_statistics_requirements():
 
 
 def test_class_stats_source_equals_direct_numbers():
-    pytest.importorskip('mmltml.datasets.class_stats')
     z, y = _data(seed=29)
     direct = DBLoss(preset='db_focal_voc_lt', class_freq=FREQ,
                     train_num=TRAIN_NUM)

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from mmengine.dataset import default_collate
-from mmpretrain.registry import DATASETS, MODELS
+from mmengine.dataset import Compose, default_collate
+from mmpretrain.registry import DATASETS, MODELS, TRANSFORMS
 
 import mmltml  # noqa: F401
 from mmltml.datasets.cached_feature_dataset import _interleave
@@ -65,9 +65,14 @@ def fill(dataset, model):
 
 
 def image_batch(dataset, indices, flip):
-    view = dataset._view_pipeline(flip)
-    return default_collate(
-        [view(dataset.get_data_info(i)) for i in indices])
+    """The images as the plain pipeline without its flip gives them, or
+    mirrored by hand (independent of the cache's own view pipelines)."""
+    no_flip = Compose([TRANSFORMS.build(t) for t in pipeline(flip_prob=0.0)])
+    batch = default_collate(
+        [no_flip(dataset.get_data_info(i)) for i in indices])
+    if flip:
+        batch['inputs'] = [img.flip(-1) for img in batch['inputs']]
+    return batch
 
 
 def test_cached_features_equal_encoder_output(voc_root, model):
@@ -79,6 +84,7 @@ def test_cached_features_equal_encoder_output(voc_root, model):
         expected = model.backbone.clip.encode_image(batch['inputs'])
         torch.testing.assert_close(dataset.features[indices, int(flip)],
                                    expected, atol=1e-5, rtol=1e-5)
+    assert not torch.allclose(dataset.features[:, 0], dataset.features[:, 1])
 
 
 def test_cached_step_equals_image_step(voc_root, model):
@@ -186,3 +192,16 @@ def test_rank_without_images_gathers_an_empty_shard(voc_root, model,
     assert gathered['local'].shape == (0, 7)
     assert out.shape == (total, 7)
     assert out[:, 0].tolist() == list(range(total))
+
+
+def test_trainable_image_encoder_is_never_cached(voc_root, model):
+    """Features of an encoder that learns go stale after one step."""
+    visual = model.backbone.clip.visual
+    visual.requires_grad_(True)
+    try:
+        dataset = fill(build_dataset(voc_root), model)
+    finally:
+        visual.requires_grad_(False)
+    assert dataset.enable and not dataset.cached
+    assert dataset[0]['inputs'].dim() == 3  # an image
+    assert fill(build_dataset(voc_root), model).cached  # frozen: cached

@@ -29,6 +29,30 @@ class Interrupted(RuntimeError):
 
 
 @HOOKS.register_module(force=True)
+class RecordInitialStateHook(Hook):
+    """Keep the model state the first iteration starts from (after weight
+    initialisation), to show that a run changed it."""
+
+    def before_train(self, runner) -> None:
+        self.state = model_state(runner)
+
+
+def initial_state(runner) -> Dict[str, torch.Tensor]:
+    """The state recorded by the run's :class:`RecordInitialStateHook`."""
+    (hook, ) = [h for h in runner.hooks
+                if isinstance(h, RecordInitialStateHook)]
+    return hook.state
+
+
+def assert_trained(runner) -> None:
+    """Some parameter moved away from its initial value."""
+    start, end = initial_state(runner), model_state(runner)
+    moved = [k for k in start if start[k].is_floating_point()
+             and not torch.equal(start[k], end[k])]
+    assert moved, 'training left every weight at its initial value'
+
+
+@HOOKS.register_module(force=True)
 class InterruptAtIterHook(Hook):
     """Stop training right after iteration ``at_iter`` (1-based) has been
     trained and, if due, checkpointed (lowest priority: after

@@ -15,7 +15,7 @@ import pytest
 from tests._tiny_setup import make_ltml_subset, make_tiny_project, smoke_config
 from tests.test_reliability._utils import (RESUMABLE_LOOP, Interrupted,
                                            assert_same_metrics,
-                                           assert_same_state,
+                                           assert_same_state, assert_trained,
                                            build_runner_from, model_state,
                                            val_metrics)
 
@@ -72,9 +72,11 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def tiny_reference(tiny, tmp_path_factory):
+    hooks = TINY_HOOKS + (dict(type='RecordInitialStateHook'), )
     runner = _train(tiny, str(tmp_path_factory.mktemp('tiny_ref')),
-                    _options(2, 3, custom_hooks=TINY_HOOKS))
+                    _options(2, 3, custom_hooks=hooks))
     assert runner.iter == 8
+    assert_trained(runner)  # equal runs must not be equal by doing nothing
     return model_state(runner), val_metrics(runner)
 
 
@@ -135,9 +137,9 @@ def lmpt(tmp_path_factory, ltml_dir):
     return str(root), smoke_config(str(root / 'cfg.py'), LMPT), cache
 
 
-def _lmpt_options(cache, **kwargs):
-    options = _options(1, 3, custom_hooks=(dict(type='FeatureCacheHook'), ),
-                       **kwargs)
+def _lmpt_options(cache, extra_hooks=(), **kwargs):
+    hooks = (dict(type='FeatureCacheHook'), *extra_hooks)
+    options = _options(1, 3, custom_hooks=hooks, **kwargs)
     options['train_dataloader.dataset.cache_dir'] = cache
     options['val_dataloader.dataset.cache_dir'] = cache
     return options
@@ -149,8 +151,10 @@ def lmpt_reference(lmpt, tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.chdir(root)
         runner = _train(cfg, str(tmp_path_factory.mktemp('lmpt_ref')),
-                        _lmpt_options(cache))
+                        _lmpt_options(cache, extra_hooks=[
+                            dict(type='RecordInitialStateHook')]))
     assert runner.iter == 8
+    assert_trained(runner)
     assert runner.train_dataloader.dataset.flip_prob == 0.5
     return model_state(runner), val_metrics(runner)
 

@@ -328,8 +328,8 @@ def test_metafile_lists_every_baseline_with_consistent_results(tmp_path):
         assert result.dataset == dataset.upper()
         metrics = result.metrics
         total = metrics['mAP']
-        groups = (metrics['Head mAP'], metrics['Medium mAP'],
-                  metrics['Tail mAP'])
+        groups = (metrics['mAP_head'], metrics['mAP_medium'],
+                  metrics['mAP_tail'])
         sizes = GROUP_SIZES[dataset]
         weighted = sum(s * g for s, g in zip(sizes, groups)) / sum(sizes)
         assert total - weighted == pytest.approx(

@@ -64,3 +64,11 @@ def test_last_checkpoint_follows_mmengine_pointer(tool, tmp_path):
     assert tool.last_checkpoint(str(tmp_path)).endswith('iter_500.pth')
     with pytest.raises(FileNotFoundError, match='no checkpoint'):
         tool.last_checkpoint(str(tmp_path / 'empty'))
+
+
+def test_mean_std_uses_the_finite_values_only(tool):
+    assert tool._mean_std(np.array([np.nan, np.nan])) == 'n/a'
+    assert tool._mean_std(np.array([61.5, np.nan])) == '61.50'  # no NaN std
+    values = np.array([60.0, np.nan, 64.0, 62.0])
+    expected = np.std([60.0, 64.0, 62.0], ddof=1)  # 2.0
+    assert tool._mean_std(values) == f'62.00 ± {expected:.2f}'

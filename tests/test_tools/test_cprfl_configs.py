@@ -402,13 +402,16 @@ def test_metafile_lists_every_config_with_consistent_results(tmp_path):
             assert result.task == 'Image Classification'
             assert model.name.endswith(result.dataset.lower())
             m = result.metrics
+            if set(m) == {'mAP'}:  # a figure that reports the total only
+                continue
             groups = (m['mAP_head'], m['mAP_medium'], m['mAP_tail'])
             counts = sizes[result.dataset]
             weighted = sum(c * g for c, g in zip(counts, groups))
             assert m['mAP'] == pytest.approx(weighted / sum(counts),
                                              abs=0.015), model.name
     assert with_results == {'cprfl_r101_coco-lt', 'cprfl_r101_voc-lt',
-                            'cprfl_r101_db-focal_coco-lt'}
+                            'cprfl_r101_db-focal_coco-lt',
+                            'cprfl_r101_random-prompts_coco-lt'}
 
 
 # ---------------------------------------------------------------------------
@@ -440,11 +443,13 @@ def test_resnet_config_dist_train_two_processes_then_test(request,
 
 def test_clip_backbone_config_train_then_test(request, tool_runs):
     """The tested checkpoint evaluates exactly like the last validation
-    (EMA weights); the frozen CLIP tower is not saved."""
+    (EMA weights). The smoke run's CLIP tower is random (no
+    ``clip_pretrained``), so it is saved with the head: a rebuild could not
+    restore it (a pretrained tower is left out: test_clip_vision_backbone)."""
     run = tool_runs[request.node.name].result()
     assert 'loss' in run['train']
     weights = _ema_checkpoint(run['ckpt'])
-    assert not any(k.startswith('backbone.') for k in weights)
+    assert any(k.startswith('backbone.visual.') for k in weights)
     assert any(k.startswith('head.vsi.') for k in weights)
     assert _map_value(_metric(run['test'])) == pytest.approx(
         _map_value(_metric(run['train'])), abs=1e-4)

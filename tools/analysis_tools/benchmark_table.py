@@ -122,11 +122,13 @@ def summarise(runs: Dict[str, List[Dict[str, float]]]) -> str:
 
 
 def _mean_std(values: np.ndarray) -> str:
-    if np.isnan(values).all():
+    """``mean ± std`` (sample std) of the finite values; one value alone."""
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
         return 'n/a'
     if len(values) == 1:
         return f'{values[0]:.2f}'
-    return f'{np.nanmean(values):.2f} ± {np.nanstd(values, ddof=1):.2f}'
+    return f'{values.mean():.2f} ± {values.std(ddof=1):.2f}'
 
 
 def main(argv=None) -> Optional[str]:

@@ -71,10 +71,10 @@ class CLIPPromptBackbone(BaseModule):
             ``None`` (default) saves them only without ``clip_pretrained``.
         frozen_dtype: precision of the frozen CLIP weights: ``None`` or
             ``'fp32'``, ``'bf16'``, ``'fp16'``, or ``'auto'`` (bf16 once the
-            model runs on CUDA, fp32 elsewhere). Holding the weights in low precision
-            is faster than autocast, which re-casts every weight at every
-            call. The learnable prompts, the head and the losses stay fp32;
-            features leave the backbone as fp32.
+            model runs on CUDA, fp32 elsewhere). Holding the weights in low
+            precision is faster than autocast, which re-casts every weight
+            at every call. The learnable prompts, the head and the losses
+            stay fp32; features leave the backbone as fp32.
         init_cfg: mmengine initialisation config of the module.
     """
 
@@ -251,4 +251,3 @@ class CLIPPromptBackbone(BaseModule):
         positions = torch.arange(tokens.shape[1], device=device)
         mask = positions[None] <= eot_positions(tokens)[:, None]
         return self.clip.token_embedding(tokens).float(), mask
-

@@ -144,4 +144,3 @@ class CLIPVisionBackbone(BaseModule):
                                     and not self.frozen):
             outs = self.visual.forward_intermediates(x, **kwargs)
         return tuple(outs['image_intermediates'])
-

@@ -2,12 +2,12 @@
 r"""Distribution-balanced loss family (Wu et al., ECCV 2020).
 
 A re-implementation of the official ``ResampleLoss`` (with
-``use_sigmoid=True``) written from its documented behaviour (wutong16/DistributionBalancedLoss,
-``mllt/models/losses/resample_loss.py``), with the same option names so
-that DB configs port directly. Notation: logits :math:`z \in R^{B\times C}`,
-labels :math:`y \in \{0,1\}^{B\times C}`, :math:`n_i` the number of training
-images containing class :math:`i`, :math:`N` the number of training images,
-:math:`p_i = n_i / N`.
+``use_sigmoid=True``) written from its documented behaviour
+(wutong16/DistributionBalancedLoss, ``mllt/models/losses/resample_loss.py``),
+with the same option names so that DB configs port directly. Notation:
+logits :math:`z \in R^{B\times C}`, labels :math:`y \in \{0,1\}^{B\times C}`,
+:math:`n_i` the number of training images containing class :math:`i`,
+:math:`N` the number of training images, :math:`p_i = n_i / N`.
 
 Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
 

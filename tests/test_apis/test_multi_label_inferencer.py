@@ -1,0 +1,51 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""MultiLabelInferencer's result rule: every class at or above ``thr`` (or
+the ``topk`` best), best first, with names and scores."""
+import numpy as np
+import pytest
+import torch
+from mmpretrain.structures import DataSample
+
+from mmltml.apis import MultiLabelInferencer
+
+SCORES = np.array([0.2, 0.9, 0.5, 0.7, 0.49])
+NAMES = ['cat', 'dog', 'bird', 'fish', 'cow']
+
+
+def _inferencer(thr=0.5, topk=None, classes=NAMES):
+    infer = MultiLabelInferencer.__new__(MultiLabelInferencer)  # no model
+    infer.thr, infer.topk, infer.classes = thr, topk, classes
+    return infer
+
+
+def _result(infer):
+    sample = DataSample().set_pred_score(torch.from_numpy(SCORES))
+    (result, ) = infer.postprocess([sample], None)
+    return result
+
+
+@pytest.mark.parametrize('thr', [0.5, 0.8, 0.95])
+def test_threshold_keeps_scores_at_or_above_it_best_first(thr):
+    result = _result(_inferencer(thr=thr))
+    expected = sorted(np.flatnonzero(SCORES >= thr), key=lambda i: -SCORES[i])
+    assert result['pred_labels'] == [int(i) for i in expected]
+    assert result['pred_label_scores'] == pytest.approx(SCORES[expected])
+    assert result['pred_classes'] == [NAMES[i] for i in expected]
+    np.testing.assert_allclose(result['pred_scores'], SCORES)
+
+
+def test_topk_ignores_the_threshold():
+    result = _result(_inferencer(thr=0.99, topk=3))
+    assert result['pred_labels'] == [1, 3, 2]
+    assert result['pred_classes'] == ['dog', 'fish', 'bird']
+
+
+def test_without_class_names_only_indices():
+    result = _result(_inferencer(classes=None))
+    assert 'pred_classes' not in result and result['pred_labels'] == [1, 3, 2]
+
+
+def test_data_samples_pass_through_on_request():
+    sample = DataSample().set_pred_score(torch.from_numpy(SCORES))
+    assert _inferencer().postprocess([sample], None,
+                                     return_datasamples=True) == [sample]
