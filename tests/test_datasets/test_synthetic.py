@@ -199,3 +199,17 @@ def test_tiny_clip_zero_shot(tmp_path):
     assert 0.05 < chance < 0.15
     assert np.mean(ap) > 3 * chance
     assert min(ap) > chance
+
+
+@pytest.mark.parametrize('num_classes, hi, lo', [(24, 400, 4), (5, 90, 10)])
+def test_long_tailed_counts_follow_the_exponential_profile(num_classes, hi,
+                                                          lo):
+    """Rank i gets round(hi * (lo / hi) ** (i / (C - 1))) images, whichever
+    class holds that rank; the seed only permutes the classes."""
+    expected = [round(hi * (lo / hi)**(i / (num_classes - 1)))
+                for i in range(num_classes)]
+    first = long_tailed_counts(num_classes, hi, lo, seed=0)
+    other = long_tailed_counts(num_classes, hi, lo, seed=1)
+    assert sorted(first.tolist(), reverse=True) == expected
+    assert sorted(other.tolist(), reverse=True) == expected
+    assert first.tolist() != other.tolist()

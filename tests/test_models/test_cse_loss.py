@@ -199,6 +199,15 @@ def test_no_negatives_fraction_is_zero():
     assert not loss_fn.last_active_negative_fraction.requires_grad
 
 
+@pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
+def test_loss_weight_scales_every_reduction(reduction):
+    prompt, caption, labels, _ = _inputs('embedding', seed=11)
+    plain = CSELoss(class_freq=FREQ, reduction=reduction)
+    weighted = CSELoss(class_freq=FREQ, reduction=reduction, loss_weight=2.5)
+    torch.testing.assert_close(weighted(prompt, caption, labels),
+                               2.5 * plain(prompt, caption, labels))
+
+
 def test_inputs_unchanged_half_autocast_meta():
     loss_fn = CSELoss(class_freq=FREQ)
     prompt, caption, labels, mask = _inputs('token_masked', seed=8)

@@ -103,3 +103,39 @@ def test_default_runtime_registers_the_hooks_in_default_hooks():
     assert hooks.class_count_check == dict(type='ClassCountCheckHook')
     assert FiniteLossHook.priority == 'ABOVE_NORMAL'
     assert ClassCountCheckHook.priority == 'HIGHEST'
+
+
+@pytest.mark.parametrize('local_bad, other_bad', [(False, True),
+                                                  (True, False),
+                                                  (False, False)])
+def test_every_rank_stops_when_any_rank_sees_a_non_finite_loss(
+        monkeypatch, tmp_path, local_bad, other_bad):
+    """A simulated 2-rank run: the flag is summed over the ranks, so this
+    rank stops when the other one failed (and says so), and continues only
+    when both losses are finite."""
+    from types import SimpleNamespace
+
+    from mmltml.engine.hooks import finite_loss_hook
+    reduced = []
+
+    def fake_all_reduce(flag):
+        reduced.append(float(flag))
+        flag.add_(float(other_bad))  # the other rank's contribution
+
+    monkeypatch.setattr(finite_loss_hook, 'get_dist_info', lambda: (1, 2))
+    monkeypatch.setattr(finite_loss_hook, 'all_reduce', fake_all_reduce)
+    runner = SimpleNamespace(iter=4, train_loop=None, work_dir=str(tmp_path))
+    loss = torch.tensor(float('nan') if local_bad else 0.5)
+    outputs = dict(loss=loss, loss_cls=loss, acc=torch.tensor(1.0))
+    if not (local_bad or other_bad):
+        FiniteLossHook().after_train_iter(runner, 0, outputs=outputs)
+    else:
+        with pytest.raises(FloatingPointError) as info:
+            FiniteLossHook().after_train_iter(runner, 0, outputs=outputs)
+        message = str(info.value)
+        assert 'iteration 5' in message
+        if local_bad:
+            assert 'loss=nan' in message and 'loss_cls=nan' in message
+        else:
+            assert 'on another rank' in message and 'rank 1' in message
+    assert reduced == [float(local_bad)]  # one all-reduce per iteration
