@@ -202,8 +202,8 @@ def test_tiny_clip_zero_shot(tmp_path):
 
 
 @pytest.mark.parametrize('num_classes, hi, lo', [(24, 400, 4), (5, 90, 10)])
-def test_long_tailed_counts_follow_the_exponential_profile(num_classes, hi,
-                                                          lo):
+def test_long_tailed_counts_follow_the_exponential_profile(
+        num_classes, hi, lo):
     """Rank i gets round(hi * (lo / hi) ** (i / (C - 1))) images, whichever
     class holds that rank; the seed only permutes the classes."""
     expected = [round(hi * (lo / hi)**(i / (num_classes - 1)))

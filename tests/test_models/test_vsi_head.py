@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -144,11 +145,15 @@ def test_batch_of_one_loss_and_predict():
     head = build_head()
     feat = (torch.randn(1, 24, 2, 2), )
     assert head(feat).shape == (1, 3)
+    head.eval()  # no dropout: loss and logits of the same forward pass
     loss = head.loss(feat, samples([[0, 2]]))['loss']
-    assert loss.dim() == 0 and torch.isfinite(loss)
-    head.eval()
+    logits = head(feat)
+    expected = F.binary_cross_entropy_with_logits(
+        logits, torch.tensor([[1., 0., 1.]]), reduction='sum')  # / B = 1
+    torch.testing.assert_close(loss, expected)
     pred = head.predict(feat)
-    assert len(pred) == 1 and pred[0].pred_score.shape == (3, )
+    assert len(pred) == 1
+    torch.testing.assert_close(pred[0].pred_score, logits[0].sigmoid())
 
 
 # --------------------------------------------------------------------------

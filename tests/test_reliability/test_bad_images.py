@@ -149,6 +149,14 @@ def test_cached_feature_dataset(data_root, on_bad_image):
         return
     assert wrapped.build_cache(_mean_colour, 'key', feature_dim=3)
     assert len(wrapped) == 3 and wrapped.features.shape == (3, 1, 3)
+    # the rows still match their images after skipping (img0, img2, img5):
+    # the BGR mean colour of each JPEG resized to 8 x 8 (OpenCV, bilinear)
+    import cv2
+    for row, i in enumerate((0, 2, 5)):
+        image = cv2.imread(osp.join(data_root, 'img', f'img{i}.jpg'))
+        small = cv2.resize(image, (8, 8), interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_allclose(wrapped.features[row, 0].numpy(),
+                                   small.reshape(-1, 3).mean(0), atol=1e-4)
     item = wrapped[1]
     assert item['inputs'].shape == (3, )
     assert item['data_samples'].gt_label.tolist() == [2]
