@@ -268,6 +268,9 @@ def test_random_text_embeds_without_clip():
     assert head.prompt_init[0].weight.grad.abs().max() > 0
     with pytest.raises(ValueError, match='replaces the text embeddings'):
         build_head(random_text_dims=32)  # with text_embeds
+    with pytest.raises(ValueError, match='text_encoder_trainable'):
+        build_head(text_embeds=None, random_text_dims=32,
+                   text_encoder_trainable=True)
     with pytest.raises(ValueError, match='positive'):
         build_head(text_embeds=None, random_text_dims=0)
 

@@ -167,36 +167,50 @@ class VSIHead(MultiLabelClsHead):
             model_name=None if clip_model_cfg else clip_model_name,
             pretrained=clip_pretrained,
             model_cfg=clip_model_cfg)
-        if random_text_dims is not None:
-            if text_embeds is not None or text_embeds_file is not None:
-                raise ValueError('random_text_dims replaces the text '
-                                 'embeddings: do not pass text_embeds or '
-                                 'text_embeds_file with it.')
-            text_embeds = self._random_text_embeds(random_text_dims,
-                                                   random_text_seed)
-        if text_encoder_trainable:
-            if text_embeds is not None or text_embeds_file is not None:
-                raise ValueError('text_encoder_trainable=True computes the '
-                                 'text embeddings; do not pass them.')
-            self.text_encoder = self._build_text_encoder(
-                classnames, template, clip_source)
-            with torch.no_grad():
-                text_dims = self.text_encoder().shape[-1]
-        else:
-            embeds = self._frozen_text_embeds(text_embeds, text_embeds_file,
-                                              classnames, template,
-                                              clip_source)
-            self.register_buffer('text_embeds', embeds, persistent=True)
-            text_dims = embeds.shape[-1]
-        self.text_dims = text_dims
+        self.text_dims = self._init_text_source(
+            classnames, template, text_embeds, text_embeds_file,
+            random_text_dims, random_text_seed, clip_source,
+            text_encoder_trainable)
 
         self.phi = nn.Linear(in_channels, embed_dims)
         hidden_dims = int(embed_dims * pi_ratio)
         self.prompt_init = nn.Sequential(
-            nn.Linear(text_dims, hidden_dims), nn.GELU(),
+            nn.Linear(self.text_dims, hidden_dims), nn.GELU(),
             nn.Linear(hidden_dims, embed_dims))
         self.vsi = VSIBlock(embed_dims, num_heads, head_dims, mlp_dims,
                             dropout, residual)
+
+    def _init_text_source(self, classnames: ClassNames, template: str,
+                          text_embeds: Optional[torch.Tensor],
+                          text_embeds_file: Optional[str],
+                          random_text_dims: Optional[int],
+                          random_text_seed: int, clip_source: dict,
+                          trainable: bool) -> int:
+        """Set up the inputs of the PI network (a frozen ``text_embeds``
+        buffer or a trainable ``text_encoder``); return their width."""
+        given = text_embeds is not None or text_embeds_file is not None
+        if random_text_dims is not None:
+            if given or trainable:
+                raise ValueError(
+                    'random_text_dims replaces the text embeddings: do not '
+                    'combine it with text_embeds, text_embeds_file or '
+                    'text_encoder_trainable.')
+            text_embeds = self._random_text_embeds(random_text_dims,
+                                                   random_text_seed)
+        if trainable:
+            if given:
+                raise ValueError(
+                    'text_encoder_trainable=True computes the text '
+                    'embeddings with the CLIP text tower; do not pass '
+                    'text_embeds or text_embeds_file.')
+            self.text_encoder = self._build_text_encoder(
+                classnames, template, clip_source)
+            with torch.no_grad():
+                return self.text_encoder().shape[-1]
+        embeds = self._frozen_text_embeds(text_embeds, text_embeds_file,
+                                          classnames, template, clip_source)
+        self.register_buffer('text_embeds', embeds, persistent=True)
+        return embeds.shape[-1]
 
     def _class_names(self, classnames: ClassNames) -> List[str]:
         """Resolve ``classnames`` and check their number."""
