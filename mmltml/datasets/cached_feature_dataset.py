@@ -74,22 +74,27 @@ class CachedFeatureDataset:
     # -- plain dataset interface ------------------------------------------
     @property
     def metainfo(self) -> dict:
+        """The wrapped dataset's meta information."""
         return self.dataset.metainfo
 
     def __len__(self) -> int:
         return len(self.dataset)
 
     def get_cat_ids(self, idx: int) -> List[int]:
+        """Class ids of image ``idx`` (for samplers)."""
         return self.dataset.get_cat_ids(idx)
 
     def get_data_info(self, idx: int) -> dict:
+        """The wrapped dataset's annotation of image ``idx``."""
         return self.dataset.get_data_info(idx)
 
     def full_init(self) -> None:
+        """Load the wrapped dataset's annotations."""
         self.dataset.full_init()
 
     @property
     def cached(self) -> bool:
+        """Whether features are served (the cache is built)."""
         return self.features is not None
 
     def __getitem__(self, idx: int) -> dict:

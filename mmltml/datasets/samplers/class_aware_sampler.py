@@ -19,6 +19,7 @@ class _ShuffledCycle:
         self.order: List[int] = []
 
     def take(self, n: int) -> List[int]:
+        """The next ``n`` items of the cycle."""
         out = []
         while len(out) < n:
             if not self.order:

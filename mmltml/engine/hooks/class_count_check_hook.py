@@ -51,6 +51,7 @@ class ClassCountCheckHook(Hook):
         self._checked = set()
 
     def before_train(self, runner) -> None:
+        """Check the model, the training set and the validation set."""
         train_set = runner.train_dataloader.dataset
         errors = [
             self._mismatch('training', train_set,
@@ -69,9 +70,11 @@ class ClassCountCheckHook(Hook):
         self._raise(errors)
 
     def before_val(self, runner) -> None:
+        """Check the validation set against the model and metrics."""
         self._check_eval_loop(runner, 'validation', runner.val_loop)
 
     def before_test(self, runner) -> None:
+        """Check the test set against the model and metrics."""
         self._check_eval_loop(runner, 'test', runner.test_loop)
 
     def _check_eval_loop(self, runner, split: str, loop) -> None:

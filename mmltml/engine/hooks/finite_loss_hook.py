@@ -44,6 +44,8 @@ class FiniteLossHook(Hook):
                          batch_idx: int,
                          data_batch: DATA_BATCH = None,
                          outputs: Optional[Dict] = None) -> None:
+        """Raise if a loss term of this iteration (on any rank) is not
+        finite."""
         if not outputs:
             return
         bad = self._non_finite_terms(outputs)

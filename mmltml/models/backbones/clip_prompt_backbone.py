@@ -139,12 +139,14 @@ class CLIPPromptBackbone(BaseModule):
             self.clip.visual, 'conv1') else torch.float
 
     def train(self, mode: bool = True) -> 'CLIPPromptBackbone':
+        """Set the mode; the frozen CLIP stays in eval mode."""
         super().train(mode)
         self.clip.eval()  # frozen encoders never update BN statistics
         return self
 
     @property
     def logit_scale(self) -> torch.Tensor:
+        """CLIP's temperature ``exp(logit_scale)`` (frozen)."""
         return self.clip.logit_scale.detach().exp()
 
     @property
@@ -154,6 +156,7 @@ class CLIPPromptBackbone(BaseModule):
 
     @property
     def feature_dim(self) -> int:
+        """Width of the image (and text) features."""
         return int(self.clip.visual.output_dim)
 
     @torch.no_grad()
@@ -218,6 +221,8 @@ class CLIPPromptBackbone(BaseModule):
             (t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
     def forward(self, images: torch.Tensor) -> CLIPOutput:
+        """(image features, class text features, logit scale, prompt
+        embeddings) of a batch of images or cached image features."""
         text_feats, prompts = self.class_text_features()
         return (self.encode_image(images), text_feats, self.logit_scale,
                 prompts)

@@ -35,6 +35,8 @@ class CLIPPromptClassifier(ImageClassifier):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:
+        """The head's losses, with the captions' embeddings when its CSE
+        loss needs them."""
         feats = self.extract_feat(inputs)
         captions = None
         if getattr(self.head, 'needs_captions', False):

@@ -75,11 +75,14 @@ class CLIPPromptHead(MultiLabelClsHead):
 
     @property
     def needs_captions(self) -> bool:
+        """Whether :meth:`loss` needs the batch's captions (CSE loss)."""
         return self.cse_module is not None
 
     def pre_logits(
             self, feats: Tuple
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(image features, class text features, logit scale) of the
+        backbone's output."""
         image_feats, text_feats, logit_scale = feats[:3]
         return image_feats, text_feats, logit_scale
 

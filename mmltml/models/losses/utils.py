@@ -32,6 +32,7 @@ def autocast_off(device: torch.device) -> ContextManager:
 
 
 def check_reduction(reduction: str) -> str:
+    """Return ``reduction`` if it is one of mmpretrain's, else raise."""
     if reduction not in REDUCTIONS:
         raise ValueError(f'reduction must be one of {REDUCTIONS}, got '
                          f'{reduction!r}')
