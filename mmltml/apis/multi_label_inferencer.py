@@ -1,6 +1,7 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Multi-label predictions (class names and scores) for images."""
 import copy
+import os.path as osp
 from typing import Callable, List, Optional, Union
 
 import numpy as np
@@ -20,6 +21,13 @@ def get_test_pipeline_cfg(cfg: Config) -> list:
     return dataset.pipeline
 
 
+def _config_load_from(model: Union[str, Config, nn.Module]) -> Optional[str]:
+    """``load_from`` of a config file or object, if any."""
+    if isinstance(model, str) and osp.isfile(model):
+        model = Config.fromfile(model)
+    return model.get('load_from') if isinstance(model, Config) else None
+
+
 class MultiLabelInferencer(ImageClassificationInferencer):
     """``ImageClassificationInferencer`` with multi-label outputs.
 
@@ -31,8 +39,9 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         model: a config file / object (or a model name known to mmpretrain),
             or a built model.
         pretrained: a checkpoint to load (trusted: a full training-state
-            checkpoint is unpickled); ``False`` keeps the weights the
-            config builds (e.g. zero-shot CLIP).
+            checkpoint is unpickled); ``True`` loads the config's
+            ``load_from`` (trusted likewise); ``False`` keeps the weights
+            the config builds (e.g. zero-shot CLIP).
         device: where to run, e.g. ``'cpu'`` or ``'cuda:0'`` (default: the
             first GPU if any).
         thr: score threshold of a positive prediction.
@@ -42,7 +51,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         >>> from mmltml.apis import MultiLabelInferencer
         >>> infer = MultiLabelInferencer('configs/lmpt/lmpt_vitb16_coco-lt.py',
         ...                              pretrained='epoch_30.pth')
-        >>> infer('demo.jpg')[0]['pred_classes']
+        >>> infer('your_image.jpg')[0]['pred_classes']
         ['person', 'dining table', 'cup']
     """
 
@@ -54,6 +63,8 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                  **kwargs) -> None:
         if isinstance(pretrained, str):
             trust_checkpoint(pretrained)  # the caller named this file
+        elif pretrained:
+            trust_checkpoint(_config_load_from(model))  # or this one
         super().__init__(model, pretrained=pretrained, device=device,
                          **kwargs)
         if self.classes is None:

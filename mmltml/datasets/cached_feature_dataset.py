@@ -147,13 +147,19 @@ class CachedFeatureDataset:
                               self.flip_prob, stats], default=str)
         return hashlib.sha1(content.encode()).hexdigest()[:16]
 
-    def build_cache(self, encode: EncodeFn, encoder_key: str,
-                    feature_dim: int) -> bool:
+    def build_cache(self,
+                    encode: EncodeFn,
+                    encoder_key: str,
+                    feature_dim: int,
+                    before_caching: Optional[Callable[[], None]] = None
+                    ) -> bool:
         """Fill the cache with ``encode`` (collated batch -> [B, E]).
 
         In distributed runs each rank encodes a shard and the shards are
-        gathered, so every rank holds all features. Returns whether the
-        cache is in use.
+        gathered, so every rank holds all features. ``before_caching`` runs
+        once it is certain that features will be served (e.g. to refuse a
+        setting that cannot use them before the images are encoded).
+        Returns whether the cache is in use.
         """
         if not self.enable or self.cached:
             return self.cached
@@ -164,6 +170,8 @@ class CachedFeatureDataset:
                       f'exceed max_memory_mb={self.max_memory_mb}; serving '
                       'images.', logger='current', level=logging.WARNING)
             return False
+        if before_caching is not None:
+            before_caching()
         path = None
         if self.cache_dir:
             path = osp.join(self.cache_dir,

@@ -171,6 +171,10 @@ def test_tower_from_a_weights_file_is_rebuilt_not_saved(tmp_path):
     torch.testing.assert_close(other(x), model(x))
     torch.testing.assert_close(
         model.backbone.visual.conv1.weight, clip.visual.conv1.weight)
+    # weights that init_cfg replaces are not rebuilt at test time: saved
+    init = dict(type='Pretrained', checkpoint=str(tmp_path / 'other.pth'))
+    with_init = _classifier(dict(clip_pretrained=path, init_cfg=init))
+    assert 'backbone.visual.conv1.weight' in with_init.state_dict()
 
 
 def test_tower_without_pretrained_weights_is_saved():

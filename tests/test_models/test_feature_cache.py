@@ -205,3 +205,24 @@ def test_trainable_image_encoder_is_never_cached(voc_root, model):
     assert dataset.enable and not dataset.cached
     assert dataset[0]['inputs'].dim() == 3  # an image
     assert fill(build_dataset(voc_root), model).cached  # frozen: cached
+
+
+def test_batch_augments_are_refused_before_any_image_is_encoded(
+        voc_root, model, monkeypatch):
+    """Mixup acts on images: with a cache it is refused up front (not after
+    encoding every image); evaluation caches are unaffected."""
+    preprocessor = model.data_preprocessor
+    monkeypatch.setattr(preprocessor, 'batch_augments', object())
+    encoded = []
+    monkeypatch.setattr(model.backbone, 'encode_image',
+                        lambda x: encoded.append(x) or x.mean((2, 3)))
+    dataset = build_dataset(voc_root)
+    runner = SimpleNamespace(model=model,
+                             train_dataloader=SimpleNamespace(dataset=dataset),
+                             val_dataloader=SimpleNamespace(
+                                 dataset=build_dataset(voc_root)))
+    with pytest.raises(ValueError, match='batch_augments'):
+        FeatureCacheHook().before_train(runner)
+    assert not encoded and not dataset.cached
+    FeatureCacheHook().before_val(runner)  # no batch augments at test time
+    assert encoded and runner.val_dataloader.dataset.cached

@@ -145,3 +145,24 @@ def test_inferencer_keeps_its_config_whole(workspace, lmpt_run, monkeypatch):
     assert infer.config.test_dataloader.dataset.to_dict() == expected
     assert cfg.test_dataloader.dataset.to_dict() == expected
     assert type(infer.pipeline.transforms[-1]).__name__ == 'PackInputs'
+
+
+def test_inferencer_trusts_the_configs_load_from(workspace, lmpt_run,
+                                                 monkeypatch, tmp_path):
+    """``pretrained=True`` loads ``load_from``, a full training checkpoint
+    the user named in the config."""
+    import shutil
+
+    from mmengine.config import Config
+
+    from mmltml.apis import MultiLabelInferencer
+    cfg_path, work_dir, _ = lmpt_run
+    monkeypatch.chdir(workspace)
+    copy = str(tmp_path / 'named_in_config.pth')  # not trusted before
+    shutil.copy(osp.join(work_dir, 'epoch_1.pth'), copy)
+    cfg = Config.fromfile(cfg_path)
+    cfg.load_from = copy
+    infer = MultiLabelInferencer(cfg, pretrained=True, device='cpu')
+    state = torch.load(copy, weights_only=False)['state_dict']
+    ctx = 'backbone.prompt_learner.ctx'
+    torch.testing.assert_close(infer.model.state_dict()[ctx], state[ctx])

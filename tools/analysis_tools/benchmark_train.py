@@ -22,7 +22,7 @@ status 1.
 ``--epoch`` adds a COCO-LT-sized epoch (1,909 training images at the
 config's batch size), cached vs uncached, extrapolated from the measured
 per-step and per-image times (stated in the output) and counted in FLOPs
-(the ceiling of any exact cached path), and measures the evaluation of
+(the ceiling of the cached path), and measures the evaluation of
 5,000 cached test images (batch 128, forward only).
 
 ``--end-to-end`` instead times the config's whole recipe (all epochs with
@@ -356,14 +356,16 @@ def _fused_attention_block_flops(query, key, value, embed_dim, num_heads,
 
 
 #: Attention kernels torch's counter does not know: the CPU flash kernel
-#: (it counts the CUDA ones) and the fused MultiheadAttention block.
+#: (it counts the CUDA ones) and the fused MultiheadAttention block (ops a
+#: torch build lacks are skipped).
 EXTRA_FLOP_FORMULAS = {
-    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu:
-    _cpu_attention_flops,
-    torch.ops.aten._scaled_dot_product_flash_attention_for_cpu_backward:
-    _cpu_attention_backward_flops,
-    torch.ops.aten._native_multi_head_attention:
-    _fused_attention_block_flops,
+    getattr(torch.ops.aten, name): formula
+    for name, formula in (
+        ('_scaled_dot_product_flash_attention_for_cpu', _cpu_attention_flops),
+        ('_scaled_dot_product_flash_attention_for_cpu_backward',
+         _cpu_attention_backward_flops),
+        ('_native_multi_head_attention', _fused_attention_block_flops),
+    ) if hasattr(torch.ops.aten, name)
 }
 
 
@@ -722,9 +724,9 @@ def epoch_flops(cfg: Config, flops: Dict[str, Dict[str, int]],
                 packed_fraction: float) -> dict:
     """The epoch of :func:`epoch_estimate` in counted FLOPs.
 
-    Their ratio is what an exact cached path can gain at equal throughput
-    per FLOP: a cached step still runs the text tower over every class
-    prompt, forward and backward. ``packed_ceiling`` is the ratio if, in
+    Their ratio is what the cached path can gain at equal throughput per
+    FLOP: a cached step still runs the text tower over every class prompt,
+    forward and backward. ``packed_ceiling`` is the ratio if, in
     addition, each prompt ran only to its own end-of-text token (cached
     cost scaled by ``packed_fraction``: an upper bound).
     """
@@ -806,9 +808,9 @@ def format_table(result: dict) -> str:
             f'epoch FLOPs (counted): uncached '
             f'{fl["uncached_epoch_tflop"]:.1f} T, cached '
             f'{fl["cached_epoch_tflop"]:.1f} T, ratio '
-            f'{fl["epoch_flop_ratio"]:.1f}x (the most an exact cached path '
-            f'gains at equal FLOP/s; {fl["packed_ceiling"]:.1f}x if each '
-            f'prompt also stopped at its own end-of-text)')
+            f'{fl["epoch_flop_ratio"]:.1f}x (the ceiling of this cached path '
+            f'at equal FLOP/s; {fl["packed_ceiling"]:.1f}x if each prompt '
+            f'also stopped at its own end-of-text)')
     ev = result.get('eval')
     if ev:
         rows.append(f'eval of {ev["num_images"]} cached test images '

@@ -35,7 +35,7 @@ class FeatureCacheHook(Hook):
 
     def before_train(self, runner) -> None:
         """Cache the training images' features."""
-        self._build(runner, runner.train_dataloader)
+        self._build(runner, runner.train_dataloader, training=True)
 
     def before_val(self, runner) -> None:
         """Cache the validation images' features."""
@@ -45,7 +45,7 @@ class FeatureCacheHook(Hook):
         """Cache the test images' features."""
         self._build(runner, runner.test_dataloader)
 
-    def _build(self, runner, dataloader) -> None:
+    def _build(self, runner, dataloader, training: bool = False) -> None:
         from mmltml.datasets import CachedFeatureDataset
         dataset = getattr(dataloader, 'dataset', None)
         if not isinstance(dataset, CachedFeatureDataset) or dataset.cached:
@@ -63,9 +63,16 @@ class FeatureCacheHook(Hook):
             inputs = model.data_preprocessor(batch, False)['inputs']
             return model.backbone.encode_image(inputs)
 
+        def refuse_image_ops() -> None:  # before any image is encoded
+            check = getattr(model.data_preprocessor, 'check_feature_batch',
+                            None)
+            if check is not None:
+                check(training)
+
         dim = model.backbone.feature_dim
         try:
-            dataset.build_cache(encode, encoder_fingerprint(encoder), dim)
+            dataset.build_cache(encode, encoder_fingerprint(encoder), dim,
+                                before_caching=refuse_image_ops)
         finally:
             model.train(was_training)
 

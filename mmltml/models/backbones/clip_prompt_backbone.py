@@ -11,7 +11,8 @@ from mmpretrain.registry import MODELS
 from ..data_preprocessors import is_feature_batch
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
-from ..utils.frozen_state import exclude_from_checkpoints
+from ..utils.frozen_state import (exclude_from_checkpoints,
+                                  rebuilt_at_construction)
 from ..utils.prompt_learner import PromptLearner
 
 FROZEN_DTYPES = {
@@ -68,7 +69,8 @@ class CLIPPromptBackbone(BaseModule):
         templates: zero-shot templates with ``{}`` for the class name.
         truncate_text: run the text tower only up to the last end-of-text.
         save_frozen: also save the frozen CLIP weights in checkpoints;
-            ``None`` (default) saves them only without ``clip_pretrained``.
+            ``None`` (default) saves them unless they are rebuilt at
+            construction (``clip_pretrained`` given, no ``init_cfg``).
         frozen_dtype: precision of the frozen CLIP weights: ``None`` or
             ``'fp32'``, ``'bf16'``, ``'fp16'``, or ``'auto'`` (bf16 once the
             model runs on CUDA, fp32 elsewhere). Holding the weights in low
@@ -116,7 +118,8 @@ class CLIPPromptBackbone(BaseModule):
         self.caption_cache_hits = 0
         self.caption_cache_misses = 0
         if save_frozen is None:
-            save_frozen = clip_pretrained is None
+            save_frozen = not rebuilt_at_construction(clip_pretrained,
+                                                      init_cfg)
         if not save_frozen:
             exclude_from_checkpoints(self, 'clip')
 

@@ -8,7 +8,8 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..utils.clip_loader import build_open_clip
-from ..utils.frozen_state import exclude_from_checkpoints
+from ..utils.frozen_state import (exclude_from_checkpoints,
+                                  rebuilt_at_construction)
 
 
 @MODELS.register_module()
@@ -45,10 +46,10 @@ class CLIPVisionBackbone(BaseModule):
 
     With ``frozen=True`` (default) the tower gets no gradients, runs under
     ``torch.no_grad`` and stays in eval mode in ``train()`` (no BatchNorm
-    statistic updates, no dropout), and checkpoints do not store its
-    weights, which are rebuilt from ``clip_*`` at construction
-    (``save_frozen=True`` stores them). With ``frozen=False`` it is trained
-    like any backbone.
+    statistic updates, no dropout). Checkpoints leave its weights out when
+    they are rebuilt at construction (``clip_pretrained`` given and no
+    ``init_cfg``), and store them otherwise (``save_frozen`` overrides
+    this). With ``frozen=False`` it is trained like any backbone.
 
     Args:
         clip_model_name (str, optional): open_clip model name, e.g.
@@ -65,9 +66,9 @@ class CLIPVisionBackbone(BaseModule):
             ResNet towers. Defaults to True.
         frozen (bool): Freeze the tower. Defaults to True.
         save_frozen (bool, optional): Keep the frozen weights in checkpoints.
-            Defaults to None: only when ``clip_pretrained`` is None (the
-            weights do not come back when the model is rebuilt, e.g. a
-            random tower or one loaded through ``init_cfg``).
+            Defaults to None: only when they do not come back when the
+            model is rebuilt (no ``clip_pretrained``, e.g. a random tower,
+            or weights loaded through ``init_cfg``).
         init_cfg (dict, optional): Initialisation config; the CLIP weights
             come from ``clip_pretrained``. Defaults to None.
 
@@ -124,7 +125,8 @@ class CLIPVisionBackbone(BaseModule):
             self.visual.requires_grad_(False)
             self.visual.eval()
             if save_frozen is None:
-                save_frozen = clip_pretrained is None
+                save_frozen = not rebuilt_at_construction(clip_pretrained,
+                                                          init_cfg)
             if not save_frozen:
                 exclude_from_checkpoints(self, 'visual')
 

@@ -29,7 +29,7 @@ class CachedFeaturePreprocessor(ClsDataPreprocessor):
         """Process a batch of images, or pass a batch of features."""
         if not is_feature_batch(data['inputs']):
             return super().forward(data, training)
-        self._check_feature_batch(training)
+        self.check_feature_batch(training)
         saved = self._enable_normalize, self.to_rgb
         self._enable_normalize = self.to_rgb = False
         try:
@@ -37,7 +37,9 @@ class CachedFeaturePreprocessor(ClsDataPreprocessor):
         finally:
             self._enable_normalize, self.to_rgb = saved
 
-    def _check_feature_batch(self, training: bool) -> None:
+    def check_feature_batch(self, training: bool) -> None:
+        """Raise if a step on cached features would need image operations
+        (checked by :class:`FeatureCacheHook` before it builds a cache)."""
         image_ops = []
         if self.pad_size_divisor > 1:
             image_ops.append(f'pad_size_divisor={self.pad_size_divisor}')

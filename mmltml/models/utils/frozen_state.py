@@ -4,19 +4,30 @@
 A frozen CLIP tower loaded from an open_clip tag or file is rebuilt
 identically whenever the model is built, so saving it would only make every
 checkpoint hundreds of MB larger. :func:`exclude_from_checkpoints` drops its
-entries from ``state_dict()`` and ignores them as missing keys when a
-checkpoint is loaded; every other key still loads strictly.
+entries from ``state_dict()``; when a checkpoint is loaded, the entries it
+lacks are filled with the module's own (rebuilt) weights under their exact
+keys, so nothing is reported missing for it and every other key still loads
+strictly.
 """
 from functools import partial
+from typing import Optional
 
 import torch.nn as nn
+
+
+def rebuilt_at_construction(clip_pretrained: Optional[str],
+                            init_cfg: Optional[dict]) -> bool:
+    """Whether a frozen CLIP tower comes back identically when the model is
+    built again: loaded from ``clip_pretrained`` and not replaced by
+    ``init_cfg`` weights (which a test-time build does not load)."""
+    return clip_pretrained is not None and init_cfg is None
 
 
 def exclude_from_checkpoints(module: nn.Module, name: str) -> None:
     """Leave ``module.<name>`` out of ``module``'s state dicts."""
     module.register_state_dict_post_hook(partial(_drop_keys, name=name))
-    module.register_load_state_dict_post_hook(
-        partial(_ignore_missing_keys, name=name))
+    module.register_load_state_dict_pre_hook(
+        partial(_fill_own_keys, name=name))
 
 
 def _drop_keys(module: nn.Module, state_dict: dict, prefix: str,
@@ -26,25 +37,9 @@ def _drop_keys(module: nn.Module, state_dict: dict, prefix: str,
         del state_dict[key]
 
 
-def _ignore_missing_keys(module: nn.Module, incompatible_keys,
-                         name: str) -> None:
-    """Load post hook: ``module.<name>`` is not in checkpoints.
-
-    Missing keys are named from the module that ``load_state_dict`` was
-    called on, so they are matched on their suffix ``<name>.<param>``.
-    """
-    own = {f'{name}.{key}' for key in getattr(module, name).state_dict()}
-    missing = incompatible_keys.missing_keys
-    for key in [k for k in missing if _has_suffix(k, own, f'{name}.')]:
-        missing.remove(key)
-
-
-def _has_suffix(key: str, own: set, head: str) -> bool:
-    """Whether ``key`` is ``<prefix.>suffix`` for a ``suffix`` in ``own``
-    (each suffix starts with ``head``)."""
-    start = key.find(head)
-    while start >= 0:
-        if (start == 0 or key[start - 1] == '.') and key[start:] in own:
-            return True
-        start = key.find(head, start + 1)
-    return False
+def _fill_own_keys(module: nn.Module, state_dict: dict, prefix: str, *args,
+                   name: str) -> None:
+    """Load pre-hook: entries of ``module.<name>`` that the checkpoint lacks
+    keep the module's current values (exact keys of this module only)."""
+    for key, value in getattr(module, name).state_dict().items():
+        state_dict.setdefault(f'{prefix}{name}.{key}', value)
