@@ -195,3 +195,19 @@ def test_dump_dir_auto_uses_log_folder(tmp_path):
     GroupMAP(class_freq=FREQ, dump_dir='auto').compute_metrics(
         _results(scores, target))
     assert (tmp_path / 'run' / 'per_class_ap.csv').is_file()
+
+
+@pytest.mark.parametrize('softmax', [True, False])
+def test_softmax_scores_are_warned_about(monkeypatch, softmax):
+    """Rows summing to 1 are softmax-over-classes scores: multi-label AP
+    needs per-class scores (logits or sigmoids)."""
+    from mmltml.evaluation.metrics import group_map
+    messages = []
+    monkeypatch.setattr(group_map, 'print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    scores, target = _random_tied(seed=3)
+    if softmax:
+        scores = np.exp(scores) / np.exp(scores).sum(1, keepdims=True)
+    GroupMAP(class_freq=FREQ).compute_metrics(_results(scores, target))
+    warned = [m for m in messages if 'softmax' in m]
+    assert len(warned) == int(softmax)
