@@ -58,12 +58,10 @@ def is_trainable(config: str) -> bool:
 def last_checkpoint(directory: str) -> str:
     """The checkpoint mmengine's ``CheckpointHook`` saved last (it names it
     in ``last_checkpoint``), else the newest ``epoch_*`` / ``iter_*``."""
-    pointer = osp.join(directory, 'last_checkpoint')
-    if osp.isfile(pointer):
-        with open(pointer) as f:
-            path = f.read().strip()
-        if osp.isfile(path):
-            return path
+    from mmengine.runner import find_latest_checkpoint
+    path = find_latest_checkpoint(directory)
+    if path and osp.isfile(path):
+        return path
     found = glob.glob(osp.join(directory, 'epoch_*.pth')) + glob.glob(
         osp.join(directory, 'iter_*.pth'))
     if not found:

@@ -512,27 +512,32 @@ def compare_results(plain: dict, optimised: dict, logit_scale: float,
     return report
 
 
-def one_step_result(model, optim_wrapper, batch: dict, truncate: bool,
-                    device: torch.device) -> dict:
+def one_step_result(model, optim_wrapper, batch: dict,
+                    truncate: bool) -> Tuple[dict, Dict[str, int]]:
+    """Losses, logits and updated parameters of one step, and its FLOPs
+    per stage."""
+    counter = StageFlops()
     with text_truncation(model, truncate):
-        out = staged_step(model, optim_wrapper, batch, StageTimer(device),
+        out = staged_step(model, optim_wrapper, batch, counter,
                           keep_logits=True)
     for name, param in model.named_parameters():
         if param.requires_grad:
             out[f'param:{name}'] = param.detach().cpu().clone()
-    return out
+    return out, counter.flops
 
 
-def check_exactness(model, optim_wrapper, batches: Dict[str, dict],
-                    device: torch.device) -> Dict[str, dict]:
+def check_exactness(
+        model, optim_wrapper, batches: Dict[str, dict]
+) -> Tuple[Dict[str, dict], Dict[str, Dict[str, int]]]:
     """One step from the same state on each path (and through
-    ``model.train_step``); compare logits, losses and updated prompts."""
+    ``model.train_step``); compare logits, losses and updated prompts.
+    Also returns the FLOPs per stage of each path's step."""
     state = trainable_state(model, optim_wrapper)
-    results = {}
+    results, flops = {}, {}
     for path, truncate in zip(PATHS, (False, True)):
         restore_state(model, optim_wrapper, state)
-        results[path] = one_step_result(model, optim_wrapper,
-                                        batches[path], truncate, device)
+        results[path], flops[path] = one_step_result(
+            model, optim_wrapper, batches[path], truncate)
     restore_state(model, optim_wrapper, state)
     with text_truncation(model, True):
         log_vars = model.train_step(batches['optimised'], optim_wrapper)
@@ -547,21 +552,7 @@ def check_exactness(model, optim_wrapper, batches: Dict[str, dict],
     # the staged step is model.train_step, split: same ops, tight tolerance
     report['staged_vs_train_step'] = compare_results(
         results['optimised'], framework, scale, rtol=1e-6)
-    return report
-
-
-def count_flops(model, optim_wrapper,
-                batches: Dict[str, dict]) -> Dict[str, Dict[str, int]]:
-    """FLOPs of each stage of one step per path, from the same state."""
-    state = trainable_state(model, optim_wrapper)
-    flops = {}
-    for path, truncate in zip(PATHS, (False, True)):
-        counter = StageFlops()
-        with text_truncation(model, truncate):
-            staged_step(model, optim_wrapper, batches[path], counter)
-        flops[path] = counter.flops
-        restore_state(model, optim_wrapper, state)
-    return flops
+    return report, flops
 
 
 def packed_token_fraction(model) -> float:
@@ -719,8 +710,8 @@ def epoch_estimate(cfg: Config, steps: Dict[str, dict], batch_size: int,
     return out
 
 
-def epoch_flops(cfg: Config, flops: Dict[str, Dict[str, int]],
-                batch_size: int, num_images: int,
+def epoch_flops(flops: Dict[str, Dict[str, int]], batch_size: int,
+                num_images: int, num_steps: int,
                 packed_fraction: float) -> dict:
     """The epoch of :func:`epoch_estimate` in counted FLOPs.
 
@@ -730,7 +721,6 @@ def epoch_flops(cfg: Config, flops: Dict[str, Dict[str, int]],
     addition, each prompt ran only to its own end-of-text token (cached
     cost scaled by ``packed_fraction``: an upper bound).
     """
-    num_steps = math.ceil(num_images / int(cfg.train_dataloader.batch_size))
     epoch = {
         p: num_images * flops[p]['image'] / batch_size +
         num_steps * sum(flops[p].get(k, 0) for k in STAGES[1:])
@@ -861,7 +851,7 @@ def run(args: argparse.Namespace) -> dict:
     batches = dict(plain=batch, optimised=with_inputs(batch, feats))
     log(f'feature cache of the batch built ({cache_ms:.0f} ms per image, '
         'first pass)')
-    exactness = check_exactness(model, optim_wrapper, batches, device)
+    exactness, flops = check_exactness(model, optim_wrapper, batches)
     log('exactness checked: plain == optimised == model.train_step')
 
     steps = {}
@@ -907,9 +897,8 @@ def run(args: argparse.Namespace) -> dict:
                                          args.test_images)
         result['epoch']['first_cache_pass_ms_per_image'] = cache_ms
         result['epoch']['flops'] = epoch_flops(
-            cfg, count_flops(model, optim_wrapper, batches), args.batch_size,
-            args.train_images, packed_token_fraction(model))
-        log('FLOPs counted')
+            flops, args.batch_size, args.train_images,
+            result['epoch']['steps'], packed_token_fraction(model))
     result['targets'] = targets(result)
     return result
 
