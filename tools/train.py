@@ -76,7 +76,7 @@ def main() -> None:
     trust_checkpoint(cfg.get('load_from'))
     if cfg.get('resume') and not cfg.get('load_from'):
         trust_checkpoint(cfg.work_dir)
-    build_runner(cfg).train()
+    build_runner(cfg, lock_work_dir=True).train()
     finish_distributed()
 
 

@@ -8,6 +8,7 @@ valid for ``num_workers=0`` and without CUDA, a gloo process group for
 :func:`mmltml.utils.compat.trust_checkpoint`.
 """
 import argparse
+import logging
 import os
 import os.path as osp
 from argparse import ArgumentParser
@@ -16,6 +17,7 @@ from copy import deepcopy
 from mmengine.config import Config, DictAction
 
 from .compat import setup_cpu_distributed
+from .work_dir_lock import acquire_work_dir
 
 
 def add_common_args(parser: ArgumentParser) -> None:
@@ -83,10 +85,28 @@ def set_dataloader_defaults(cfg: Config,
         cfg[field] = merged
 
 
-def build_runner(cfg: Config):
-    """Build the Runner (or ``runner_type``) after distributed setup."""
+#: environment variable of each launcher that holds the process's rank
+RANK_VARS = dict(pytorch='RANK', slurm='SLURM_PROCID',
+                 mpi='OMPI_COMM_WORLD_RANK')
+
+
+def build_runner(cfg: Config, lock_work_dir: bool = False):
+    """Build the Runner (or ``runner_type``) after distributed setup.
+
+    With ``lock_work_dir`` (training), rank 0 first takes the run lock of
+    ``cfg.work_dir`` (:func:`mmltml.utils.work_dir_lock.acquire_work_dir`),
+    so a second run into a work dir in use is refused before it builds
+    anything or opens a log file there.
+    """
+    from mmengine.logging import print_log
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    if lock_work_dir:
+        var = RANK_VARS.get(cfg.get('launcher', 'none'))
+        rank = int(os.environ.get(var, 0)) if var else 0
+        note = acquire_work_dir(cfg.work_dir, rank)
+        if note:
+            print_log(note, logger='current', level=logging.WARNING)
     setup_cpu_distributed(cfg, cfg.launcher)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
