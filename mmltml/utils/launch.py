@@ -64,7 +64,10 @@ def set_dataloader_defaults(cfg: Config,
 
     ``persistent_workers`` is only set when the loader has workers (torch
     rejects it with ``num_workers=0``), ``pin_memory`` only when CUDA is
-    available. Values given in the config win.
+    available. Batches are stacked by
+    :func:`mmltml.engine.collate.checked_collate` (``default_collate``
+    with an error naming the images when their sizes differ). Values given
+    in the config win.
     """
     import torch
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -73,7 +76,7 @@ def set_dataloader_defaults(cfg: Config,
             continue
         defaults = dict(
             pin_memory=torch.cuda.is_available() and not no_pin_memory,
-            collate_fn=dict(type='default_collate'))
+            collate_fn=dict(type='checked_collate'))
         if loader.get('num_workers', 0) > 0 and field == 'train_dataloader':
             defaults['persistent_workers'] = not no_persistent_workers
         merged = deepcopy(defaults)
