@@ -371,7 +371,10 @@ def test_ap_and_group_map_report_side_by_side(workspace, monkeypatch):
     assert metrics['multi-label/mAP'] == pytest.approx(100 * len(present) /
                                                        20)
     assert metrics['lt/mAP'] == pytest.approx(100.0)
-    assert {'lt/mAP_head', 'lt/mAP_medium', 'lt/mAP_tail'} <= set(metrics)
+    # the fixture's 14 training images make every class a tail class: the
+    # empty head and medium groups are left out (never reported as NaN)
+    assert 'lt/mAP_tail' in metrics
+    assert not {'lt/mAP_head', 'lt/mAP_medium'} & set(metrics)
 
 
 def test_vsi_head_on_swin_trains_a_step(workspace, monkeypatch):
@@ -455,7 +458,9 @@ def test_smoke_train_db_focal_baseline(workspace, tmp_path):
     assert lrs[0] == pytest.approx(0.02 / 3, rel=1e-3)
     assert _logged(out, 'grad_norm'), 'gradient clipping is not active'
     for key in ('lt/mAP', 'lt/mAP_head', 'lt/mAP_medium', 'lt/mAP_tail'):
-        assert re.search(rf'{key}: ([0-9.]+|nan)', out), key
+        # an empty group is left out with the reason logged, never NaN
+        assert re.search(rf'{key}: [0-9.]+', out) or re.search(
+            rf'{key[3:]} is not reported: the \w+ group has', out), key
     assert osp.isfile(osp.join(tmp_path, 'work', 'epoch_1.pth'))
 
 
