@@ -108,7 +108,14 @@ class GroupMAP(BaseMetric):
 
     Classes with no positive in the evaluation set (``empty_class``):
     ``'exclude'`` (default) leaves them out of every mean and lists them;
-    ``'zero'`` gives them AP 0, like sklearn and mmpretrain.
+    ``'zero'`` gives them AP 0, like sklearn and mmpretrain. A group with
+    no evaluable class is left out of the results (its reason is logged),
+    never reported as NaN.
+
+    The statistics must be the training split's: statistics equal to the
+    evaluated set's own positives per class are refused, and so (checked
+    by ``ClassCountCheckHook`` before training) are statistics that count
+    more images than the training list.
 
     Args:
         class_stats (str | dict, optional): Training statistics, any source
