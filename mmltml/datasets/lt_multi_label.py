@@ -34,11 +34,15 @@ class LTMultiLabelDataset(MultiLabelDataset):
     are loaded and the image has one, ``caption``. Annotations are parsed
     without reading any image.
 
-    Errors name the file and line: label id out of range, duplicate image,
-    caption for an image not in the list, missing caption (when
-    ``require_captions``), caption line without text, and an image without
-    labels in a training set (``test_mode=False``). Unlabelled images are
-    allowed in test mode and counted by :attr:`num_unlabelled`.
+    The list and caption files are read by
+    :mod:`mmltml.datasets.list_file` (the reader of
+    ``tools/misc/check_dataset.py`` too). Errors name the file and line:
+    an empty list, label id out of range, duplicate image (also written
+    differently, ``./x.jpg`` and ``x.jpg``), caption for an image not in
+    the list, missing caption (when ``require_captions``), caption line
+    without text, and an image without labels in a training set
+    (``test_mode=False``). Unlabelled images are allowed in test mode and
+    counted by :attr:`num_unlabelled`. A UTF-8 byte-order mark is dropped.
 
     Unreadable images: with ``on_bad_image='error'`` (the default) an image
     that makes the pipeline fail because it is missing, empty or

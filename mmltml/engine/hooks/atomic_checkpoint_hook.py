@@ -54,7 +54,8 @@ class AtomicCheckpointHook(CheckpointHook):
             runner.logger.warning(note)
         super().before_train(runner)
         if self._atomic() and is_main_process():
-            pattern = osp.join(self.out_dir, f'.*{TEMP_MARK}*')
+            name = self.filename_tmpl.replace('{}', '*')
+            pattern = osp.join(self.out_dir, f'.{name}{TEMP_MARK}*')
             for stray in glob.glob(pattern):
                 os.unlink(stray)
 
