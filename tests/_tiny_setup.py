@@ -10,6 +10,8 @@ from typing import Dict, List, Optional
 import numpy as np
 from PIL import Image
 
+from tests._ports import free_port, launch_with_free_port  # noqa: F401
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RUNTIME = osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py')
 
@@ -92,27 +94,28 @@ def make_tiny_project(root: str, num_classes: int = 4, **kwargs) -> str:
 
 def run_tool(args: List[str], cwd: str, port: Optional[int] = None,
              timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a tool from the repo with a clean environment; fail loudly."""
+    """Run a tool from the repo with a clean environment; fail loudly.
+
+    With a ``port`` (distributed launches: ``PORT``), a run that failed
+    because the port was taken meanwhile is repeated on a new free port
+    (:func:`tests._ports.launch_with_free_port`)."""
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
     env.pop('MMLTML_TRUSTED_CHECKPOINTS', None)
-    if port is not None:
-        env['PORT'] = str(port)
     cmd = args if args[0] == 'bash' else [sys.executable] + args
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+
+    def launch(port: Optional[int] = None) -> subprocess.CompletedProcess:
+        if port is not None:
+            env['PORT'] = str(port)
+        return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    proc = launch() if port is None else launch_with_free_port(launch, port)
     if proc.returncode != 0:
         raise AssertionError(
             f'{" ".join(cmd)} failed ({proc.returncode}):\n'
             f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
     return proc
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------
