@@ -152,10 +152,21 @@ def _covering_lines(lines: List[str]) -> List[str]:
     return chosen
 
 
+def _smooth_image(rng: np.random.Generator, height: int,
+                  width: int) -> np.ndarray:
+    """Random colour blobs (a 3 x 4 grid of colours, bilinearly upsampled):
+    unlike pixel noise, its features depend strongly on the image and
+    change when it is mirrored."""
+    grid = rng.integers(0, 256, (3, 4, 3)).astype(np.uint8)
+    return np.asarray(Image.fromarray(grid).resize((width, height),
+                                                   Image.BILINEAR))
+
+
 def make_ltml_subset(root: str, ltml_dir: str, name: str,
-                     num_test: int = 12) -> str:
+                     num_test: int = 12, smooth: bool = False) -> str:
     """Write ``root/data/<name>`` with official file formats, a covering
-    subset of the train list, the first test lines and generated JPEGs."""
+    subset of the train list, the first test lines and generated JPEGs
+    (uniform noise, or with ``smooth`` random colour blobs)."""
     labels_txt, train_txt, test_txt, captions_txt = LTML_FILES[name]
     src = osp.join(ltml_dir, name)
     out = osp.join(root, 'data', name)
@@ -176,7 +187,8 @@ def make_ltml_subset(root: str, ltml_dir: str, name: str,
     for line in train + test:
         path = osp.join(out, line.split()[0])
         os.makedirs(osp.dirname(path), exist_ok=True)
-        img = rng.integers(0, 255, (48, 64, 3)).astype(np.uint8)
+        img = _smooth_image(rng, 48, 64) if smooth else rng.integers(
+            0, 255, (48, 64, 3)).astype(np.uint8)
         Image.fromarray(img).save(path, quality=90)
     return out
 
