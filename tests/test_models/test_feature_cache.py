@@ -19,7 +19,8 @@ CLIP_STD = [68.5005327, 66.6321579, 70.32316305]
 #: The shipped pre-trained tiny CLIP (64 px): unlike a randomly initialised
 #: one, its features depend strongly on the image and on its orientation.
 TINY_CLIP = 'tinyclip-synthetic'
-TINY_CLIP_WEIGHTS = osp.join(REPO_ROOT, 'checkpoints', 'tinyclip_synthetic.pth')
+TINY_CLIP_WEIGHTS = osp.join(REPO_ROOT, 'checkpoints',
+                             'tinyclip_synthetic.pth')
 SIZE = 64
 
 
