@@ -274,8 +274,7 @@ def test_erm_loss_is_the_mean_over_batch_and_classes():
     the B x C elements, not mmpretrain's sum / B."""
     cfg = baseline_config('erm', 'coco-lt')
     model = build_model(cfg, depth=18, base_channels=8, stem_channels=8)
-    # an explicit scope: an earlier test may leave another scope current
-    model.neck = MODELS.build(dict(type='mmpretrain.LinearNeck',
+    model.neck = MODELS.build(dict(type='LinearNeck',
                                    in_channels=64, out_channels=256,
                                    gap_dim=2))
     model.eval()

@@ -113,8 +113,17 @@ def transformers5_standin(tmp_path_factory):
 
 
 def test_plain_mmpretrain_breaks_with_transformers5(transformers5_standin):
+    """The breakage the guard fixes is real, and it is this one error:
+    mmpretrain's Hugging Face wrapper imports ``AutoConfig`` (absent from
+    the stand-in, as from transformers 5's top level)."""
     proc = _run_python('import mmpretrain.models', transformers5_standin)
-    assert proc.returncode != 0  # the breakage the guard fixes is real
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "ImportError: cannot import name 'AutoConfig' from 'transformers'"
+    ), proc.stderr[-3000:]
+    assert osp.join('mmpretrain', 'models', 'utils', 'huggingface.py') in \
+        proc.stderr
 
 
 def test_mmltml_imports_with_transformers5(transformers5_standin):
