@@ -7,7 +7,7 @@ registries (configs use ``custom_imports=dict(imports=['mmltml'])`` and
 :mod:`mmltml.utils.compat`.
 """
 from .utils.compat import (guard_transformers_import, patch_package_utils,
-                           register_checkpoint_loader)
+                           register_checkpoint_safe_globals)
 
 guard_transformers_import()  # must run before mmpretrain is imported
 
@@ -15,7 +15,7 @@ from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 patch_package_utils()
-register_checkpoint_loader()
+register_checkpoint_safe_globals()
 
 __all__ = [
     '__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models'

@@ -95,7 +95,6 @@ def run_tool(args: List[str], cwd: str, port: Optional[int] = None,
     """Run a tool from the repo with a clean environment; fail loudly."""
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    env.pop('MMLTML_TRUSTED_CHECKPOINTS', None)
     if port is not None:
         env['PORT'] = str(port)
     cmd = args if args[0] == 'bash' else [sys.executable] + args
