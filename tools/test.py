@@ -8,6 +8,7 @@ import mmengine
 from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 
+from mmltml.utils.compat import explain_refused_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -58,7 +59,8 @@ def main() -> None:
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
-    metrics = runner.test()
+    with explain_refused_checkpoint(args.checkpoint):
+        metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
     finish_distributed()

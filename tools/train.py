@@ -6,6 +6,7 @@ import argparse
 import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmengine.config import Config
 
+from mmltml.utils.compat import explain_refused_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -70,7 +71,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    build_runner(cfg).train()
+    runner = build_runner(cfg)
+    with explain_refused_checkpoint(cfg.get('load_from') or
+                                    f'the latest one in {cfg.work_dir}'):
+        runner.train()
     finish_distributed()
 
 

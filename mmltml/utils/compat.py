@@ -17,12 +17,14 @@ narrowly, without touching the user's installed packages:
 * :func:`setup_cpu_distributed` - ``--launcher pytorch`` on a machine
   without CUDA (gloo backend, DDP without ``device_ids``).
 """
+import contextlib
 import importlib
 import importlib.util
 import os.path as osp
 import sys
 import warnings
 from importlib import metadata
+from typing import Optional
 
 # ---------------------------------------------------------------------------
 # transformers 5.x
@@ -207,14 +209,26 @@ def register_checkpoint_safe_globals() -> None:
     torch.serialization.add_safe_globals(checkpoint_safe_globals())
 
 
-def explain_unsafe_checkpoint(filename: str, error: Exception) -> str:
-    """The message for a checkpoint the weights-only unpickler refused."""
-    return (f'{filename} holds Python objects outside what mmengine '
-            'checkpoints contain (see mmltml.utils.compat.'
-            'checkpoint_safe_globals), so it was not unpickled: loading it '
-            'could run arbitrary code. If you created it or trust its '
-            'source, load it with torch.load(weights_only=False) and save '
-            f'its state_dict. Unpickler said: {error}')
+@contextlib.contextmanager
+def explain_refused_checkpoint(filename: Optional[str]):
+    """Re-raise a weights-only refusal of ``filename`` with a clear message.
+
+    Used by our tools around the runner call that loads ``filename``; the
+    refusal itself comes from torch's unpickler.
+    """
+    import pickle
+    try:
+        yield
+    except pickle.UnpicklingError as error:
+        if 'Weights only load failed' not in str(error):
+            raise
+        raise pickle.UnpicklingError(
+            f'Checkpoint {filename} was not loaded: it holds Python objects '
+            'outside the types mmengine checkpoints contain (mmltml.utils.'
+            'compat.checkpoint_safe_globals), and unpickling them could run '
+            'arbitrary code. If you created the file or trust its source, '
+            'load it with torch.load(weights_only=False) and save its '
+            'state_dict.') from error
 
 
 # ---------------------------------------------------------------------------
