@@ -1,9 +1,10 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 from .class_count_check_hook import ClassCountCheckHook
 from .feature_cache_hook import FeatureCacheHook, encoder_fingerprint
+from .feature_visualization_hook import FeatureVisualizationHook
 from .finite_loss_hook import FiniteLossHook
 
 __all__ = [
-    'FeatureCacheHook', 'encoder_fingerprint', 'ClassCountCheckHook',
-    'FiniteLossHook'
+    'FeatureCacheHook', 'FeatureVisualizationHook', 'encoder_fingerprint',
+    'ClassCountCheckHook', 'FiniteLossHook'
 ]
