@@ -138,9 +138,6 @@ def patch_package_utils() -> bool:
 # ---------------------------------------------------------------------------
 # Checkpoint loading under torch's weights_only default
 # ---------------------------------------------------------------------------
-#: Statistics methods a ``HistoryBuffer`` pickles by reference.
-_HISTORY_BUFFER_METHODS = ('min', 'max', 'current', 'mean')
-
 #: numpy dtypes whose scalars and arrays an mmengine checkpoint may hold
 #: (numbers and booleans; no object, string, void or datetime dtypes).
 _NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8',
@@ -148,23 +145,34 @@ _NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8',
                  'float64', 'complex64', 'complex128')
 
 
-def _history_buffer_getattr(obj, name: str):
-    """``getattr`` as a ``HistoryBuffer`` pickle uses it, and only so.
+def _pickled_methods() -> dict:
+    """Functions that mmengine objects hold as attributes, and so pickle by
+    reference (``getattr(cls, name)``): a ``HistoryBuffer``'s statistics
+    methods and a ``OneCycleParamScheduler``'s annealing function."""
+    from mmengine.logging import HistoryBuffer
+    from mmengine.optim.scheduler import OneCycleParamScheduler
+    return {
+        HistoryBuffer: ('min', 'max', 'current', 'mean'),
+        OneCycleParamScheduler: ('_annealing_cos', '_annealing_linear'),
+    }
 
-    A ``HistoryBuffer`` pickles its statistics methods as
-    ``getattr(HistoryBuffer, 'mean')``. Any other ``getattr`` a checkpoint
-    asks for (e.g. ``getattr(os, 'system')``) is refused, so allowing this
-    name does not give a pickle access to arbitrary attributes.
+
+def _mmengine_getattr(obj, name: str):
+    """``getattr`` as mmengine checkpoints use it, and only so.
+
+    Allows exactly the (class, function name) pairs of
+    :func:`_pickled_methods`; any other ``getattr`` a checkpoint asks for
+    (e.g. ``getattr(os, 'system')``) is refused, so allowing this name does
+    not give a pickle access to arbitrary attributes.
     """
     import pickle
-
-    from mmengine.logging import HistoryBuffer
-    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+    allowed = _pickled_methods()
+    if isinstance(obj, type) and name in allowed.get(obj, ()):
         return getattr(obj, name)
     raise pickle.UnpicklingError(
         f'Refusing getattr({obj!r}, {name!r}) in a checkpoint: only '
-        f'HistoryBuffer.{{{", ".join(_HISTORY_BUFFER_METHODS)}}} are '
-        'allowed.')
+        + ', '.join(f'{cls.__name__}.{n}' for cls, names in allowed.items()
+                    for n in names) + ' are allowed.')
 
 
 def checkpoint_safe_globals() -> list:
@@ -173,16 +181,19 @@ def checkpoint_safe_globals() -> list:
     Besides tensors and plain containers (which torch's weights-only
     unpickler always allows), mmengine writes: ``HistoryBuffer`` objects in
     the message hub (numpy arrays inside, statistics methods reached through
-    ``getattr``) and numpy scalars / arrays in the meta and runtime info.
+    ``getattr``), numpy scalars / arrays in the meta and runtime info, and
+    the annealing function of a ``OneCycleParamScheduler``'s state (through
+    ``getattr`` of its class). Calling an allowed class builds nothing
+    harmful: a ``HistoryBuffer`` holds numbers, and a scheduler needs an
+    optimizer, which no allowed global can make.
     Each numpy name is listed under its numpy 2 module and its numpy 1
     module (``numpy.core``), so checkpoints written under either load.
     """
     import numpy as np
-    from mmengine.logging import HistoryBuffer
     multiarray = np._core.multiarray if hasattr(np, '_core') \
         else np.core.multiarray
-    allowed = [HistoryBuffer, np.ndarray, np.dtype,
-               (_history_buffer_getattr, 'builtins.getattr')]
+    allowed = list(_pickled_methods()) + [
+        np.ndarray, np.dtype, (_mmengine_getattr, 'builtins.getattr')]
     for name in ('scalar', '_reconstruct'):
         function = getattr(multiarray, name)
         allowed += [(function, f'numpy._core.multiarray.{name}'),

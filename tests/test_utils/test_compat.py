@@ -14,6 +14,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.optim.scheduler import OneCycleLR, OneCycleParamScheduler
 from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmltml.utils import compat
@@ -24,17 +25,24 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 def _mmengine_checkpoint(path):
     """What mmengine's Runner writes besides tensors: a message hub with
-    HistoryBuffers, numpy scalars in the meta and runtime info."""
+    HistoryBuffers, numpy scalars in the meta and runtime info, the state of
+    a OneCycle scheduler (the only one holding a function)."""
     hub = MessageHub(f'ckpt_{osp.basename(path)}')
     for loss in (2.0, 1.0):
         hub.update_scalar('train/loss', loss)
     hub.update_scalar('val/lt/mAP', np.float64(45.5))
     hub.update_info('best_score', np.float32(0.25))
     hub.update_info('flags', np.array([True, False]))
+    weight = torch.nn.Parameter(torch.ones(2))
+    optimizer = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    schedulers = [OneCycleLR(optimizer, eta_max=0.1, total_steps=10,
+                             anneal_strategy=s) for s in ('cos', 'linear')]
     torch.save(
         dict(meta=dict(seed=np.int64(3), epoch=1,
                        dataset_meta=dict(classes=('a', 'b'))),
-             state_dict=dict(w=torch.ones(2)),
+             state_dict=dict(w=weight.detach()),
+             optimizer=optimizer.state_dict(),
+             param_schedulers=[s.state_dict() for s in schedulers],
              message_hub=hub.state_dict()), path)
 
 
@@ -50,6 +58,9 @@ def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     info = loaded['message_hub']['runtime_info']
     assert info['best_score'] == np.float32(0.25)
     np.testing.assert_array_equal(info['flags'], [True, False])
+    schedulers = loaded['param_schedulers']
+    assert schedulers[0]['anneal_func'] is OneCycleLR._annealing_cos
+    assert schedulers[1]['anneal_func'] is OneCycleLR._annealing_linear
     # and through mmengine's own, unreplaced loader
     assert _load_checkpoint(path)['meta']['epoch'] == 1
 
@@ -123,9 +134,10 @@ def test_code_running_pickle_refused(tmp_path):
 
 
 @pytest.mark.parametrize('obj,name', [(HistoryBuffer, '__init__'),
+                                      (OneCycleParamScheduler, 'step'),
                                       (np.ndarray, 'tofile'),
                                       (HistoryBuffer.mean, '__globals__')])
-def test_getattr_only_reaches_history_buffer_statistics(tmp_path, obj, name):
+def test_getattr_only_reaches_pickled_mmengine_methods(tmp_path, obj, name):
     path = str(tmp_path / 'attr.pth')
     torch.save(dict(x=_ReachesAttribute(obj, name)), path)
     with pytest.raises(pickle.UnpicklingError, match='Refusing getattr'):
