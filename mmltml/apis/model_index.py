@@ -17,13 +17,15 @@ MULTI_LABEL_TASK = 'Multi-Label Classification'
 
 
 def find_model_index() -> Optional[str]:
-    """``model-index.yml`` of the installed package, or of the checkout.
+    """``model-index.yml`` of the checkout, or of the installed package.
 
-    An installed mmltml ships it in ``mmltml/.mim`` (with the configs, see
-    ``setup.py``); a source checkout has it at the repository root.
+    A source checkout has it at the repository root (used first: a
+    ``mmltml/.mim`` left there by an earlier build may be stale); an
+    installed mmltml ships it in ``mmltml/.mim`` with the configs (see
+    ``setup.py``).
     """
     package = osp.dirname(osp.dirname(osp.abspath(__file__)))
-    for root in (osp.join(package, '.mim'), osp.dirname(package)):
+    for root in (osp.dirname(package), osp.join(package, '.mim')):
         path = osp.join(root, 'model-index.yml')
         if osp.isfile(path) and osp.isdir(osp.join(root, 'configs')):
             return path

@@ -118,3 +118,29 @@ def test_get_and_inference_model_by_name(tmp_path, monkeypatch):
                                reference['pred_scores'], rtol=1e-5)
     assert result['pred_classes'][0] == reference['pred_class']
     assert set(result['pred_classes']) == set(classes)  # thr=0
+
+
+def test_sdist_ships_mim_extension(tmp_path):
+    """``setup.py sdist`` puts configs, tools and the model index into
+    ``mmltml/.mim``, where mim and the model hub of an installed mmltml
+    look (built from a copy of the committed tree)."""
+    import subprocess
+    import sys
+    import tarfile
+    src = tmp_path / 'src'
+    src.mkdir()
+    archive = subprocess.run(['git', 'archive', 'HEAD'], cwd=REPO_ROOT,
+                             capture_output=True, check=True).stdout
+    subprocess.run(['tar', '-x', '-C', str(src)], input=archive, check=True)
+    subprocess.run([sys.executable, 'setup.py', '-q', 'sdist', '-d',
+                    str(tmp_path / 'dist')], cwd=src, check=True,
+                   capture_output=True)
+    [sdist] = (tmp_path / 'dist').iterdir()
+    with tarfile.open(sdist) as tar:
+        names = {n.split('/', 1)[1] for n in tar.getnames() if '/' in n}
+    expected = {'mmltml/.mim/model-index.yml', 'mmltml/.mim/tools/train.py',
+                'mmltml/.mim/tools/test.py'}
+    expected |= {
+        'mmltml/.mim/' + osp.relpath(p, REPO_ROOT)
+        for p in glob.glob(osp.join(REPO_ROOT, 'configs', '*', '*.py'))}
+    assert expected <= names, sorted(expected - names)[:5]
