@@ -101,7 +101,6 @@ def run_tool(args: List[str], cwd: str, port: Optional[int] = None,
     (:func:`tests._ports.launch_with_free_port`)."""
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    env.pop('MMLTML_TRUSTED_CHECKPOINTS', None)
     cmd = args if args[0] == 'bash' else [sys.executable] + args
 
     def launch(port: Optional[int] = None) -> subprocess.CompletedProcess:

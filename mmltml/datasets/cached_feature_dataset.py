@@ -78,6 +78,16 @@ class CachedFeatureDataset:
         """The wrapped dataset's meta information."""
         return self.dataset.metainfo
 
+    @property
+    def pipeline(self) -> Compose:
+        """The wrapped dataset's image pipeline (what tools such as
+        mmpretrain's ``browse_dataset.py`` show, and replace)."""
+        return self.dataset.pipeline
+
+    @pipeline.setter
+    def pipeline(self, pipeline: Compose) -> None:
+        self.dataset.pipeline = pipeline
+
     def __len__(self) -> int:
         return len(self.dataset)
 

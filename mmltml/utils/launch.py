@@ -1,11 +1,10 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """What ``tools/train.py`` and ``tools/test.py`` share.
 
-Our tools follow mmpretrain's, with three differences that make them work
+Our tools follow mmpretrain's, with two differences that make them work
 on current torch and on CPU-only machines: dataloader defaults that are
-valid for ``num_workers=0`` and without CUDA, a gloo process group for
-``--launcher pytorch`` without CUDA, and the checkpoint trust model of
-:func:`mmltml.utils.compat.trust_checkpoint`.
+valid for ``num_workers=0`` and without CUDA, and a gloo process group for
+``--launcher pytorch`` without CUDA.
 """
 import argparse
 import logging

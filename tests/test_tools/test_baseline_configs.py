@@ -322,7 +322,7 @@ def test_metafile_lists_every_baseline_with_consistent_results(tmp_path):
             assert not model.results  # not in our sources
             continue
         (result, ) = model.results
-        assert result.task == 'Image Classification'
+        assert result.task == 'Multi-Label Classification'
         dataset = model.name.rsplit('_', 1)[1]
         assert result.dataset == dataset.upper()
         metrics = result.metrics
