@@ -8,6 +8,7 @@ import mmengine
 from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 
+from mmltml.utils.checkpoint_stats import apply_checkpoint_class_stats
 from mmltml.utils.compat import trust_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
@@ -56,6 +57,8 @@ def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     trust_checkpoint(args.checkpoint)  # the user named this file
+    # class statistics of a missing training list file: the checkpoint's
+    apply_checkpoint_class_stats(cfg, args.checkpoint)
     runner = build_runner(cfg)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(

@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.structures import DataSample
 
+from ..utils.checkpoint_stats import apply_checkpoint_class_stats
 from ..utils.compat import trust_checkpoint
 
 
@@ -28,6 +29,22 @@ def _config_load_from(model: Union[str, Config, nn.Module]) -> Optional[str]:
     return model.get('load_from') if isinstance(model, Config) else None
 
 
+def _with_checkpoint_class_stats(model: Union[str, Config, nn.Module],
+                                 checkpoint: Optional[str]
+                                 ) -> Union[str, Config, nn.Module]:
+    """The config with the checkpoint's class statistics in place of a
+    missing training list file (see :mod:`mmltml.utils.checkpoint_stats`);
+    built models and model names are returned unchanged."""
+    if not checkpoint:
+        return model
+    if isinstance(model, str) and osp.isfile(model):
+        model = Config.fromfile(model)
+    if isinstance(model, Config):
+        model = copy.deepcopy(model)
+        apply_checkpoint_class_stats(model, checkpoint)
+    return model
+
+
 class MultiLabelInferencer(ImageClassificationInferencer):
     """``ImageClassificationInferencer`` with multi-label outputs.
 
@@ -41,7 +58,9 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         pretrained: a checkpoint to load (trusted: a full training-state
             checkpoint is unpickled); ``True`` loads the config's
             ``load_from`` (trusted likewise); ``False`` keeps the weights
-            the config builds (e.g. zero-shot CLIP).
+            the config builds (e.g. zero-shot CLIP). The training class
+            statistics stored in the checkpoint stand in for a missing
+            training list file of the config.
         device: where to run, e.g. ``'cpu'`` or ``'cuda:0'`` (default: the
             first GPU if any).
         thr: score threshold of a positive prediction.
@@ -61,10 +80,10 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                  device: Optional[str] = None,
                  thr: float = 0.5, topk: Optional[int] = None,
                  **kwargs) -> None:
-        if isinstance(pretrained, str):
-            trust_checkpoint(pretrained)  # the caller named this file
-        elif pretrained:
-            trust_checkpoint(_config_load_from(model))  # or this one
+        checkpoint = pretrained if isinstance(pretrained, str) else (
+            _config_load_from(model) if pretrained else None)
+        trust_checkpoint(checkpoint)  # the caller named this file
+        model = _with_checkpoint_class_stats(model, checkpoint)
         super().__init__(model, pretrained=pretrained, device=device,
                          **kwargs)
         if self.classes is None:
