@@ -20,7 +20,7 @@ default_hooks = dict(
     class_count_check=dict(type='ClassCountCheckHook'),
     # mmltml: the training class statistics go into every checkpoint, so a
     # checkpoint can be tested / used without the training list file.
-    class_stats=dict(type='ClassStatsCheckpointHook'),
+    class_stats_checkpoint=dict(type='ClassStatsCheckpointHook'),
 )
 
 env_cfg = dict(

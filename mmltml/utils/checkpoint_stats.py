@@ -36,13 +36,19 @@ def iter_class_stats_sources(cfg: Any,
     if isinstance(cfg, (dict, Config)):
         for key, value in cfg.items():
             where = f'{path}.{key}' if path else str(key)
-            if key == 'class_stats' and value is not None:
+            if key == 'class_stats' and _is_source(value):
                 yield where, value
             else:
                 yield from iter_class_stats_sources(value, where)
     elif isinstance(cfg, (list, tuple)):
         for idx, value in enumerate(cfg):
             yield from iter_class_stats_sources(value, f'{path}[{idx}]')
+
+
+def _is_source(value: Any) -> bool:
+    """A statistics source, not a component config (``type=...``)."""
+    return isinstance(value, str) or (isinstance(value, (dict, Config))
+                                      and 'type' not in value)
 
 
 def describe_source(source: Any) -> str:

@@ -28,6 +28,7 @@ def make_cfg(root, **thresholds):
                label_file=str(root / 'labels.txt'), **thresholds)
     return Config(dict(
         class_stats=ref,
+        default_hooks=dict(class_stats=dict(type='ClassStatsCheckpointHook')),
         model=dict(head=dict(loss=dict(type='DBLoss', class_stats=ref))),
         val_evaluator=[dict(type='GroupMAP', class_stats=ref)]))
 
