@@ -44,8 +44,9 @@ def ltml_dir() -> str:
     """The folder of the official split files; skips the test without it."""
     if not osp.isdir(LTML_DIR):
         message = (f'official LT split files not found at {LTML_DIR}: fetch '
-                   'them with tools/dataset_converters/download_ltml.py (or '
-                   'set MMLTML_LTML_DIR)')
+                   'them with python tools/dataset_converters/download_ltml'
+                   f'.py --out {LTML_DIR} (or set MMLTML_LTML_DIR to a '
+                   'folder with coco/ and voc/)')
         if os.environ.get('MMLTML_REQUIRE_LTML') == '1':
             pytest.fail(message)
         pytest.skip(message)
