@@ -4,11 +4,17 @@
 Importing the package registers every component into mmpretrain's
 registries (configs use ``custom_imports=dict(imports=['mmltml'])`` and
 ``default_scope='mmpretrain'``) and applies the compatibility fixes of
-:mod:`mmltml.utils.compat`, and makes mmltml's models known to mmpretrain's
-model hub (``mmpretrain.list_models``, ``get_model``, ``inference_model``)
-by their config names.
+:mod:`mmltml.utils.compat` (and silences mmcv-lite's advice to install
+the full mmcv, see :mod:`mmltml.utils.mmcv_lite`), and makes mmltml's models
+known to mmpretrain's model hub (``mmpretrain.list_models``, ``get_model``,
+``inference_model``) by their config names.
 """
-from .utils.compat import (guard_transformers_import, patch_package_utils,
+from .utils.mmcv_lite import silence_mmcv_lite_warning
+
+silence_mmcv_lite_warning()  # before mmcv.cnn is first imported
+
+from .utils.compat import (guard_transformers_import,  # noqa: E402
+                           patch_package_utils,
                            register_checkpoint_safe_globals)
 
 guard_transformers_import()  # must run before mmpretrain is imported

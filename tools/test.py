@@ -9,6 +9,7 @@ import mmengine
 from mmengine.config import Config, ConfigDict
 from mmengine.evaluator import DumpResults
 
+from mmltml.utils.checkpoint_stats import apply_checkpoint_class_stats
 from mmltml.utils.compat import explain_refused_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
@@ -107,6 +108,9 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    with explain_refused_checkpoint(args.checkpoint):
+        # class statistics of a missing training list file: the checkpoint's
+        apply_checkpoint_class_stats(cfg, args.checkpoint)
     runner = build_runner(cfg)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(

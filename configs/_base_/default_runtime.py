@@ -22,6 +22,9 @@ default_hooks = dict(
     # custom_hooks lists, which children replace).
     finite_loss=dict(type='FiniteLossHook'),
     class_count_check=dict(type='ClassCountCheckHook'),
+    # mmltml: the training class statistics go into every checkpoint, so a
+    # checkpoint can be tested / used without the training list file.
+    class_stats_checkpoint=dict(type='ClassStatsCheckpointHook'),
 )
 
 env_cfg = dict(

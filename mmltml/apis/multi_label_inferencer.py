@@ -1,6 +1,7 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Multi-label predictions (class names and scores) for images."""
 import copy
+import os.path as osp
 from typing import Callable, List, Optional, Union
 
 import numpy as np
@@ -9,6 +10,8 @@ from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.structures import DataSample
 
+from ..utils.checkpoint_stats import apply_checkpoint_class_stats
+
 
 def get_test_pipeline_cfg(cfg: Config) -> list:
     """The test pipeline, also inside dataset wrappers."""
@@ -16,6 +19,29 @@ def get_test_pipeline_cfg(cfg: Config) -> list:
     while 'pipeline' not in dataset and 'dataset' in dataset:
         dataset = dataset.dataset
     return dataset.pipeline
+
+
+def _config_load_from(model: Union[str, Config, nn.Module]) -> Optional[str]:
+    """``load_from`` of a config file or object, if any."""
+    if isinstance(model, str) and osp.isfile(model):
+        model = Config.fromfile(model)
+    return model.get('load_from') if isinstance(model, Config) else None
+
+
+def _with_checkpoint_class_stats(model: Union[str, Config, nn.Module],
+                                 checkpoint: Optional[str]
+                                 ) -> Union[str, Config, nn.Module]:
+    """The config with the checkpoint's class statistics in place of a
+    missing training list file (see :mod:`mmltml.utils.checkpoint_stats`);
+    built models and model names are returned unchanged."""
+    if not checkpoint:
+        return model
+    if isinstance(model, str) and osp.isfile(model):
+        model = Config.fromfile(model)
+    if isinstance(model, Config):
+        model = copy.deepcopy(model)
+        apply_checkpoint_class_stats(model, checkpoint)
+    return model
 
 
 class MultiLabelInferencer(ImageClassificationInferencer):
@@ -31,7 +57,9 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         pretrained: a checkpoint to load (weights or a full training-state
             checkpoint; see ``docs/en/compatibility.md``); ``True`` loads the
             config's ``load_from``; ``False`` keeps the weights the config
-            builds (e.g. zero-shot CLIP).
+            builds (e.g. zero-shot CLIP). The training class
+            statistics stored in the checkpoint stand in for a missing
+            training list file of the config.
         device: where to run, e.g. ``'cpu'`` or ``'cuda:0'`` (default: the
             first GPU if any).
         thr: score threshold of a positive prediction.
@@ -51,6 +79,9 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                  device: Optional[str] = None,
                  thr: float = 0.5, topk: Optional[int] = None,
                  **kwargs) -> None:
+        checkpoint = pretrained if isinstance(pretrained, str) else (
+            _config_load_from(model) if pretrained else None)
+        model = _with_checkpoint_class_stats(model, checkpoint)
         super().__init__(model, pretrained=pretrained, device=device,
                          **kwargs)
         if self.classes is None:

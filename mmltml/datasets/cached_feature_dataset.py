@@ -15,6 +15,8 @@ from mmengine.dataset import BaseDataset, Compose, default_collate
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 
 from mmltml.utils.atomic_file import atomic_path
 from .image_check import apply_pipeline
@@ -54,7 +56,9 @@ class CachedFeatureDataset:
             by a key of the model weights, the pipeline and the image list
             (a different model, checkpoint or pipeline never reuses it).
         max_memory_mb: do not cache if the features would need more.
-        batch_size: images per encoder call while building the cache.
+        batch_size: images per encoder call while building the cache (the
+            images are loaded by the loader's ``num_workers`` workers, see
+            :meth:`build_cache`).
     """
 
     def __init__(self,
@@ -162,15 +166,18 @@ class CachedFeatureDataset:
                     encode: EncodeFn,
                     encoder_key: str,
                     feature_dim: int,
-                    before_caching: Optional[Callable[[], None]] = None
-                    ) -> bool:
+                    before_caching: Optional[Callable[[], None]] = None,
+                    num_workers: int = 0) -> bool:
         """Fill the cache with ``encode`` (collated batch -> [B, E]).
 
-        In distributed runs each rank encodes a shard and the shards are
-        gathered, so every rank holds all features. ``before_caching`` runs
-        once it is certain that features will be served (e.g. to refuse a
-        setting that cannot use them before the images are encoded).
-        Returns whether the cache is in use.
+        Images are loaded by ``num_workers`` DataLoader workers (the
+        wrapped dataset's pipeline runs in the workers) while the main
+        process encodes; progress and images/s are logged. In distributed
+        runs each rank encodes a shard and the shards are gathered, so every
+        rank holds all features. ``before_caching`` runs once it is certain
+        that features will be served (e.g. to refuse a setting that cannot
+        use them before the images are encoded). Returns whether the cache
+        is in use.
         """
         if not self.enable or self.cached:
             return self.cached
@@ -193,13 +200,16 @@ class CachedFeatureDataset:
             bad_file = osp.isfile(path)
         start = time.perf_counter()
         self.features = torch.stack([
-            self._encode_view(encode, flip, feature_dim)
+            self._encode_view(encode, flip, feature_dim, num_workers,
+                              f'view {flip + 1}/{views}')
             for flip in range(views)
         ], 1)
+        seconds = time.perf_counter() - start
         print_log(
             f'Cached {views} view(s) of {len(self)} images '
-            f'({size_mb:.1f} MB) in {time.perf_counter() - start:.1f} s',
-            logger='current')
+            f'({size_mb:.1f} MB) in {seconds:.1f} s '
+            f'({len(self) * views / max(seconds, 1e-9):.1f} images/s, '
+            f'{num_workers} loading workers)', logger='current')
         rank, _ = get_dist_info()
         if path is not None and rank == 0:
             os.makedirs(self.cache_dir, exist_ok=True)
@@ -232,22 +242,71 @@ class CachedFeatureDataset:
                   'rebuilding it.', logger='current', level=logging.WARNING)
         return None
 
-    def _encode_view(self, encode: EncodeFn, flip: bool,
-                     feature_dim: int) -> torch.Tensor:
+    def _encode_view(self,
+                     encode: EncodeFn,
+                     flip: bool,
+                     feature_dim: int,
+                     num_workers: int = 0,
+                     what: str = 'view 1/1') -> torch.Tensor:
+        """Features of this rank's ``rank::world_size`` shard of one view,
+        gathered from all ranks into dataset order."""
         rank, world_size = get_dist_info()
-        pipeline = self._view_pipeline(bool(flip))
-        locate = getattr(self.dataset, 'locate_image', None)
         indices = list(range(rank, len(self), world_size))
+        loader = DataLoader(
+            _ViewImages(self.dataset, self._view_pipeline(bool(flip))),
+            batch_size=self.batch_size,
+            sampler=indices,  # in order: batches as in the serial build
+            num_workers=num_workers,
+            collate_fn=default_collate)
+        progress = _Progress(len(indices), f'Caching features ({what})')
         feats = []
-        for start in range(0, len(indices), self.batch_size):
-            batch = [apply_pipeline(pipeline, self.dataset.get_data_info(i),
-                                    locate)
-                     for i in indices[start:start + self.batch_size]]
-            feats.append(encode(default_collate(batch)).float().cpu())
+        for batch in loader:
+            feats.append(encode(batch).float().cpu())
+            progress.update(len(feats[-1]))
         local = torch.cat(feats) if feats else torch.zeros(
             0, feature_dim)  # a rank with no images
         shards = all_gather_object(local) if world_size > 1 else [local]
         return _interleave(shards, len(self))
+
+
+class _ViewImages(TorchDataset):
+    """The wrapped dataset's images through one view's pipeline (run in
+    the DataLoader workers), blaming unreadable images by file and line."""
+
+    def __init__(self, dataset: BaseDataset, pipeline: Compose) -> None:
+        self.dataset = dataset
+        self.pipeline = pipeline
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, idx: int) -> Optional[dict]:
+        return apply_pipeline(self.pipeline, self.dataset.get_data_info(idx),
+                              getattr(self.dataset, 'locate_image', None))
+
+
+class _Progress:
+    """Log ``done/total images, images/s, ETA`` about every tenth of the
+    work (and at the end)."""
+
+    def __init__(self, total: int, what: str, steps: int = 10) -> None:
+        self.total, self.what = total, what
+        self.every = max(1, -(-total // steps))
+        self.done, self.next = 0, self.every
+        self.start = time.perf_counter()
+
+    def update(self, count: int) -> None:
+        """Count ``count`` more images; log when a step is passed."""
+        self.done += count
+        if self.done < min(self.next, self.total):
+            return
+        self.next = (self.done // self.every + 1) * self.every
+        seconds = time.perf_counter() - self.start
+        rate = self.done / max(seconds, 1e-9)
+        print_log(f'{self.what}: {self.done}/{self.total} images, '
+                  f'{rate:.1f} images/s, ETA '
+                  f'{(self.total - self.done) / max(rate, 1e-9):.0f} s',
+                  logger='current')
 
 
 def _interleave(shards: Sequence[torch.Tensor], total: int) -> torch.Tensor:

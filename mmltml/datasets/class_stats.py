@@ -157,7 +157,8 @@ def load_class_stats(source: StatsSource,
         source (str | dict): One of
 
             - a dict with ``class_freq`` (and optionally ``num_images`` or
-              ``neg_class_freq``, ``condition_prob``, ``classes``); it is
+              ``neg_class_freq``, ``condition_prob``, ``classes``,
+              ``head_thr``, ``tail_thr``); it is
               validated and the derivable keys are filled in (keys that
               cannot be derived, e.g. ``condition_prob`` from frequencies
               alone, are ``None``);
@@ -190,7 +191,8 @@ def load_class_stats(source: StatsSource,
     if isinstance(source, (str, os.PathLike)):
         stats = _load_json(os.fspath(source), head_thr, tail_thr)
     elif isinstance(source, dict) and 'class_freq' in source:
-        stats = _from_dict(source, head_thr, tail_thr)
+        stats = _from_dict(source, source.get('head_thr', head_thr),
+                           source.get('tail_thr', tail_thr))
     elif isinstance(source, dict) and 'ann_file' in source:
         stats = _from_list_file(source, head_thr, tail_thr)
     else:

@@ -238,3 +238,24 @@ def test_batch_augments_are_refused_before_any_image_is_encoded(
     assert not encoded and not dataset.cached
     FeatureCacheHook().before_val(runner)  # no batch augments at test time
     assert encoded and runner.val_dataloader.dataset.cached
+
+
+def test_loading_workers_give_the_serial_features_and_log_progress(
+        voc_root, model, monkeypatch):
+    """Images decoded in 2 DataLoader workers: bitwise the features of the
+    in-process build, with progress lines and the speed in the log."""
+    serial = fill(build_dataset(voc_root), model)
+    messages = []
+    monkeypatch.setattr('mmltml.datasets.cached_feature_dataset.print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    dataset = build_dataset(voc_root, batch_size=4)
+    runner = SimpleNamespace(model=model, train_dataloader=SimpleNamespace(
+        dataset=dataset, num_workers=2))
+    FeatureCacheHook().before_train(runner)
+    assert torch.equal(dataset.features, serial.features)
+    total = len(dataset)
+    for view in ('view 1/2', 'view 2/2'):
+        lines = [m for m in messages if view in m]
+        assert 1 < len(lines) <= 11
+        assert f'{total}/{total} images' in lines[-1]
+    assert any('images/s, 2 loading workers' in m for m in messages)

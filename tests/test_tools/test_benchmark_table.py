@@ -2,6 +2,7 @@
 """benchmark_table.py: collection of group-mAP metrics over seeds."""
 import importlib.util
 import json
+import subprocess
 import os.path as osp
 
 import numpy as np
@@ -72,3 +73,21 @@ def test_mean_std_uses_the_finite_values_only(tool):
     values = np.array([60.0, np.nan, 64.0, 62.0])
     expected = np.std([60.0, 64.0, 62.0], ddof=1)  # 2.0
     assert tool._mean_std(values) == f'62.00 ± {expected:.2f}'
+
+
+def test_tool_output_goes_to_the_log_and_a_failure_shows_its_end(
+        tool, tmp_path, capsys):
+    script = tmp_path / 'noisy.py'
+    script.write_text('import sys\nfor i in range(60):\n    print(f"line {i}")\n'
+                      'sys.exit(int(sys.argv[1]))\n')
+    log = tmp_path / 'ok.log'
+    tool._call([str(script), '0'], str(log))
+    assert capsys.readouterr().out == ''  # quiet: everything is in the log
+    assert log.read_text().splitlines()[1:] == [f'line {i}'
+                                                for i in range(60)]
+    with pytest.raises(subprocess.CalledProcessError):
+        tool._call([str(script), '3'], str(tmp_path / 'bad.log'))
+    out = capsys.readouterr().out
+    assert 'FAILED (exit 3)' in out and str(tmp_path / 'bad.log') in out
+    shown = [line for line in out.splitlines() if line.startswith('line ')]
+    assert shown == [f'line {i}' for i in range(60 - tool.TAIL_LINES, 60)]

@@ -7,6 +7,10 @@ checkpoint with ``tools/test.py`` and keep its metrics as JSON under
 ``WORK_DIR/<config name>/seed<seed>/``. The table gives total / head /
 medium / tail mAP as mean +- std over seeds (LMPT Table 1 style).
 
+Each call's full output goes to ``train.log`` / ``test.log`` in the run's
+folder and one status line per run is printed (``--verbose`` streams the
+output instead); a failed call prints the end of its log.
+
 Example::
 
     python tools/analysis_tools/benchmark_table.py \
@@ -21,12 +25,16 @@ import os
 import os.path as osp
 import subprocess
 import sys
+import time
+from collections import deque
 from typing import Dict, List, Optional
 
 import numpy as np
 
 TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COLUMNS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail')
+#: Lines of a failed call's log printed with the error.
+TAIL_LINES = 40
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,6 +50,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options', nargs='+', default=[],
         help='passed to every train.py / test.py call')
+    parser.add_argument(
+        '--verbose',
+        action='store_true',
+        help='stream the output of train.py / test.py instead of writing '
+        'it to train.log / test.log in each run folder')
     return parser.parse_args(argv)
 
 
@@ -69,23 +82,57 @@ def last_checkpoint(directory: str) -> str:
     return max(found, key=osp.getmtime)
 
 
-def _call(args: List[str]) -> None:
-    print('+', ' '.join(args), flush=True)
-    subprocess.run([sys.executable] + args, check=True)
+def _call(args: List[str], log: Optional[str]) -> float:
+    """Run a tool with this Python; its output goes to ``log`` (or to the
+    terminal when None). Returns the seconds it took; a failure raises
+    ``CalledProcessError`` after printing the end of the log."""
+    start = time.perf_counter()
+    if log is None:
+        print('+', ' '.join(args), flush=True)
+        subprocess.run([sys.executable] + args, check=True)
+        return time.perf_counter() - start
+    with open(log, 'w') as f:
+        f.write('+ ' + ' '.join(args) + '\n')
+        f.flush()
+        result = subprocess.run([sys.executable] + args, stdout=f,
+                                stderr=subprocess.STDOUT)
+    if result.returncode:
+        with open(log, errors='replace') as f:
+            tail = ''.join(deque(f, maxlen=TAIL_LINES))
+        print(f'\nFAILED (exit {result.returncode}): {" ".join(args)}\n'
+              f'last {TAIL_LINES} lines of {log}:\n{tail}', flush=True)
+        raise subprocess.CalledProcessError(result.returncode, args)
+    return time.perf_counter() - start
 
 
 def run_one(config: str, seed: int, directory: str,
-            cfg_options: List[str]) -> str:
-    """Train (if trainable) and test one config; return the metrics file."""
+            cfg_options: List[str], verbose: bool = False) -> str:
+    """Train (if trainable) and test one config; return the metrics file.
+
+    Without ``verbose`` the tools' output goes to ``train.log`` /
+    ``test.log`` in ``directory`` and one status line is printed.
+    """
+    name = osp.splitext(osp.basename(config))[0]
+    if not verbose:
+        print(f'{name} seed {seed}:', end='', flush=True)
     options = ['--cfg-options', f'randomness.seed={seed}', *cfg_options]
-    checkpoint = []
-    if is_trainable(config):
-        _call([osp.join(TOOLS, 'train.py'), config, '--work-dir', directory,
-               *options])
-        checkpoint = [last_checkpoint(directory)]
+    checkpoint, done = [], []  # the test call takes the trained weights
     metrics = osp.join(directory, 'metrics.json')
-    _call([osp.join(TOOLS, 'test.py'), config, *checkpoint, '--work-dir',
-           directory, '--out', metrics, '--out-item', 'metrics', *options])
+    calls = [('train', [osp.join(TOOLS, 'train.py'), config, '--work-dir',
+                        directory, *options])] if is_trainable(config) else []
+    calls.append(('test', [osp.join(TOOLS, 'test.py'), config, '--work-dir',
+                           directory, '--out', metrics, '--out-item',
+                           'metrics', *options]))
+    for kind, args in calls:
+        log = None if verbose else osp.join(directory, f'{kind}.log')
+        seconds = _call(args[:2] + checkpoint + args[2:], log)
+        done.append(f'{kind}ed in {seconds:.0f} s')
+        if kind == 'train':
+            checkpoint = [last_checkpoint(directory)]
+    if not verbose:
+        logs = ' + '.join(f'{kind}.log' for kind, _ in calls)
+        print(f' {", ".join(done)}, mAP {read_metrics(metrics)["mAP"]:.2f} '
+              f'(logs: {directory}/{logs})', flush=True)
     return metrics
 
 
@@ -139,7 +186,8 @@ def main(argv=None) -> Optional[str]:
             metrics = osp.join(directory, 'metrics.json')
             if not args.collect_only:
                 os.makedirs(directory, exist_ok=True)
-                metrics = run_one(config, seed, directory, args.cfg_options)
+                metrics = run_one(config, seed, directory, args.cfg_options,
+                                  args.verbose)
             runs.setdefault(name, []).append(read_metrics(metrics))
     table = summarise(runs)
     print('\n' + table)

@@ -1,12 +1,13 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .class_count_check_hook import ClassCountCheckHook
+from .class_stats_checkpoint_hook import ClassStatsCheckpointHook
 from .feature_cache_hook import FeatureCacheHook, encoder_fingerprint
 from .feature_visualization_hook import FeatureVisualizationHook
 from .finite_loss_hook import FiniteLossHook
 
 __all__ = [
-    'AtomicCheckpointHook', 'FeatureCacheHook', 'FeatureVisualizationHook',
-    'encoder_fingerprint',
-    'ClassCountCheckHook', 'FiniteLossHook'
+    'AtomicCheckpointHook', 'ClassCountCheckHook', 'ClassStatsCheckpointHook',
+    'FeatureCacheHook', 'FeatureVisualizationHook', 'FiniteLossHook',
+    'encoder_fingerprint'
 ]

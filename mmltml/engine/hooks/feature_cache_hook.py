@@ -28,7 +28,8 @@ class FeatureCacheHook(Hook):
     The model's backbone must provide ``encode_image(images)`` and
     ``image_encoder`` (the frozen module, fingerprinted for the disk-cache
     key); images go through the model's ``data_preprocessor`` exactly as in
-    an uncached step.
+    an uncached step. The images are loaded by the loader's
+    ``num_workers`` workers while the main process encodes them.
     """
 
     priority = 'VERY_HIGH'
@@ -72,7 +73,9 @@ class FeatureCacheHook(Hook):
         dim = model.backbone.feature_dim
         try:
             dataset.build_cache(encode, encoder_fingerprint(encoder), dim,
-                                before_caching=refuse_image_ops)
+                                before_caching=refuse_image_ops,
+                                num_workers=getattr(dataloader,
+                                                    'num_workers', 0))
         finally:
             model.train(was_training)
 
