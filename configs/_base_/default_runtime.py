@@ -18,6 +18,10 @@ default_hooks = dict(
     # custom_hooks lists, which children replace).
     finite_loss=dict(type='FiniteLossHook'),
     class_count_check=dict(type='ClassCountCheckHook'),
+    # mmltml: keep every head's raw logits in the predictions
+    # ('pred_logits'), which GroupMAP ranks by: fp32 sigmoid scores are
+    # exactly 1.0 above a logit of ~16.6 and would tie.
+    head_logits=dict(type='HeadLogitsHook'),
 )
 
 env_cfg = dict(

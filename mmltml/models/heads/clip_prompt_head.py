@@ -10,6 +10,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 
 from ..losses.utils import autocast_off
+from .logits import attach_logits
 
 
 @MODELS.register_module()
@@ -43,12 +44,21 @@ class CLIPPromptHead(MultiLabelClsHead):
     The fraction of active negative hinges of the CSE loss is logged as
     ``cse_active_neg``.
 
+    Predictions carry ``pred_score = sigmoid(logits)`` (for thresholds) and
+    the fp32 logits themselves as ``pred_logits``
+    (:data:`~mmltml.models.heads.logits.PRED_LOGITS`): with CLIP's logit
+    scale 100 the fp32 sigmoid is exactly 1.0 for most classes, so
+    rankings (``GroupMAP``) use the logits.
+
     Args:
         loss: classification loss config.
         cse_loss: CSE loss config (``type='CSELoss'``) or ``None``.
         cse_space: ``'encoder'`` or ``'token'``.
         lambda_cls: weight ``lambda`` of the classification loss.
         token_shift: prompt shift ``m`` of the token space.
+        logit_scale: a fixed temperature ``s`` (e.g. 100, OpenAI CLIP's)
+            instead of the backbone's ``exp(logit_scale)``; ``None``
+            (default) uses the backbone's.
         thr, topk: prediction rule as in ``MultiLabelClsHead``.
     """
 
@@ -58,6 +68,7 @@ class CLIPPromptHead(MultiLabelClsHead):
                  cse_space: str = 'encoder',
                  lambda_cls: float = 0.5,
                  token_shift: int = 2,
+                 logit_scale: Optional[float] = None,
                  thr: Optional[float] = None,
                  topk: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -72,6 +83,10 @@ class CLIPPromptHead(MultiLabelClsHead):
         self.cse_space = cse_space
         self.lambda_cls = lambda_cls
         self.token_shift = token_shift
+        if logit_scale is not None and not logit_scale > 0:
+            raise ValueError(f'logit_scale must be positive, got '
+                             f'{logit_scale!r}')
+        self.logit_scale = logit_scale
 
     @property
     def needs_captions(self) -> bool:
@@ -82,8 +97,12 @@ class CLIPPromptHead(MultiLabelClsHead):
             self, feats: Tuple
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(image features, class text features, logit scale) of the
-        backbone's output."""
+        backbone's output (the scale replaced by ``self.logit_scale`` when
+        it is set)."""
         image_feats, text_feats, logit_scale = feats[:3]
+        if self.logit_scale is not None:
+            logit_scale = torch.tensor(self.logit_scale,
+                                       device=image_feats.device)
         return image_feats, text_feats, logit_scale
 
     def forward(self, feats: Tuple) -> torch.Tensor:
@@ -95,6 +114,14 @@ class CLIPPromptHead(MultiLabelClsHead):
             image_feats = F.normalize(image_feats.float(), dim=-1)
             text_feats = F.normalize(text_feats.float(), dim=-1)
             return logit_scale.float() * image_feats @ text_feats.t()
+
+    def _get_predictions(self, cls_score: torch.Tensor,
+                         data_samples: Optional[List[DataSample]]
+                         ) -> List[DataSample]:
+        """mmpretrain's predictions (``pred_score``, ``pred_label``) plus
+        the fp32 logits as ``pred_logits``."""
+        data_samples = super()._get_predictions(cls_score, data_samples)
+        return attach_logits(data_samples, cls_score)
 
     def loss(self,
              feats: Tuple,

@@ -8,10 +8,12 @@ import torch
 import torch.nn as nn
 from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text_encoder import CLIPTextEncoder, format_prompts
 from ..utils.vsi_block import VSIBlock
+from .logits import attach_logits
 
 ClassNames = Union[str, Sequence[str], None]
 
@@ -36,7 +38,10 @@ class VSIHead(MultiLabelClsHead):
       positional encoding) run on the tokens :math:`[F; P]`;
     - scores (Eq. 6) :math:`s_i = \langle P'_i, P_i \rangle`: the dot product
       of each refined prompt with its own prompt. No scale, no bias; the
-      sigmoid is applied by the loss and in :meth:`predict`.
+      sigmoid is applied by the loss and in :meth:`predict`, which also
+      keeps the fp32 scores themselves as ``pred_logits`` (what
+      ``GroupMAP`` ranks by: the fp32 sigmoid saturates at 1.0 above
+      about 16.6).
 
     The prompts receive gradients through both the VSI input and the
     classifier of Eq. 6 (the paper's "dual-path back-propagation" is this
@@ -310,6 +315,14 @@ class VSIHead(MultiLabelClsHead):
         if self.no_cls_grad:
             prompts = prompts.detach()
         return (refined * prompts).sum(dim=-1)
+
+    def _get_predictions(self, cls_score: torch.Tensor,
+                         data_samples: Optional[List[DataSample]]
+                         ) -> List[DataSample]:
+        """mmpretrain's predictions (``pred_score``, ``pred_label``) plus
+        the fp32 scores of Eq. 6 as ``pred_logits``."""
+        data_samples = super()._get_predictions(cls_score, data_samples)
+        return attach_logits(data_samples, cls_score)
 
 
 def _load_embeds(path: str) -> torch.Tensor:
