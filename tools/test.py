@@ -9,6 +9,7 @@ from mmengine.config import Config
 from mmengine.evaluator import DumpResults
 
 from mmltml.utils.compat import trust_checkpoint
+from mmltml.utils.data_files import check_data_files
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -55,6 +56,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_data_files(cfg, ['test_dataloader', 'test_evaluator', 'model'])
     trust_checkpoint(args.checkpoint)  # the user named this file
     runner = build_runner(cfg)
     if args.out and args.out_item in ('pred', None):
