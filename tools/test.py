@@ -11,6 +11,7 @@ from mmengine.evaluator import DumpResults
 
 from mmltml.utils.checkpoint_stats import apply_checkpoint_class_stats
 from mmltml.utils.compat import explain_refused_checkpoint
+from mmltml.utils.data_files import check_data_files
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -111,6 +112,7 @@ def main() -> None:
     with explain_refused_checkpoint(args.checkpoint):
         # class statistics of a missing training list file: the checkpoint's
         apply_checkpoint_class_stats(cfg, args.checkpoint)
+    check_data_files(cfg, ['test_dataloader', 'test_evaluator', 'model'])
     runner = build_runner(cfg)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(

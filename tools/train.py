@@ -7,6 +7,7 @@ import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmengine.config import Config
 
 from mmltml.utils.compat import explain_refused_checkpoint
+from mmltml.utils.data_files import check_data_files
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -71,6 +72,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    sections = ['train_dataloader', 'model']
+    if cfg.get('val_cfg') is not None:
+        sections += ['val_dataloader', 'val_evaluator']
+    check_data_files(cfg, sections)  # before a model is built
     runner = build_runner(cfg, lock_work_dir=True)
     with explain_refused_checkpoint(cfg.get('load_from') or
                                     f'the latest one in {cfg.work_dir}'):

@@ -25,6 +25,10 @@ default_hooks = dict(
     # mmltml: the training class statistics go into every checkpoint, so a
     # checkpoint can be tested / used without the training list file.
     class_stats_checkpoint=dict(type='ClassStatsCheckpointHook'),
+    # mmltml: keep every head's raw logits in the predictions
+    # ('pred_logits'), which GroupMAP ranks by: fp32 sigmoid scores are
+    # exactly 1.0 above a logit of ~16.6 and would tie.
+    head_logits=dict(type='HeadLogitsHook'),
 )
 
 env_cfg = dict(

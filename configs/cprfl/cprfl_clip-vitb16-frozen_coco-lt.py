@@ -10,12 +10,12 @@ model = dict(
     backbone=dict(
         _delete_=True,
         type='CLIPVisionBackbone',
-        clip_model_name='ViT-B-16',
+        clip_model_name='ViT-B-16-quickgelu',
         clip_pretrained='openai',
         frozen=True),
     head=dict(
         in_channels=768,
-        clip_model_name='ViT-B-16',
+        clip_model_name='ViT-B-16-quickgelu',
         clip_pretrained='openai'))
 
 # CLIP's input: 224 px (bicubic) and CLIP normalisation

@@ -6,7 +6,10 @@ _base_ = [
     '../_base_/schedules/sgd-coslr-30e.py', '../_base_/default_runtime.py'
 ]
 
+# The CSE loss reads the first 75 characters of each caption line, as the
+# released code does (about the first of the five COCO captions).
 model = dict(
+    caption_max_chars=75,
     backbone=dict(classnames='coco-lt'),
     head=dict(
         loss=dict(preset='db_focal_coco_lt', class_stats=_base_.class_stats),

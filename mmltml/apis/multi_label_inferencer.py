@@ -10,6 +10,8 @@ from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.structures import DataSample
 
+from ..engine.hooks import record_head_logits
+from ..models.heads.logits import PRED_LOGITS
 from ..utils.checkpoint_stats import apply_checkpoint_class_stats
 
 
@@ -48,8 +50,19 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     """``ImageClassificationInferencer`` with multi-label outputs.
 
     mmpretrain's inferencer reports the arg-max class only. This one returns,
-    per image, every class whose score passes ``thr`` (or the ``topk``
-    best), with names and scores, and all scores.
+    per image, every class whose sigmoid score passes ``thr`` (or the
+    ``topk`` best), ranked by their raw logits, with names, scores and
+    logits, and all scores and logits:
+
+    - ``pred_scores`` / ``pred_logits``: sigmoid scores and logits of all
+      classes (fp32);
+    - ``pred_labels``, ``pred_classes``, ``pred_label_scores``,
+      ``pred_label_logits``: the positive classes, highest logit first.
+
+    The logits are what tell classes apart: CLIP logits (``100 * cos``,
+    about 15-35) all have an fp32 sigmoid of exactly 1.0. mmltml's heads
+    store them (``pred_logits``); for other heads the inferencer records
+    them with :func:`~mmltml.engine.hooks.record_head_logits`.
 
     Args:
         model: a config file / object (or a model name known to mmpretrain),
@@ -87,6 +100,8 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         if self.classes is None:
             self.classes = getattr(getattr(self.model, 'backbone', None),
                                    'classnames', None)
+        if isinstance(getattr(self.model, 'head', None), nn.Module):
+            record_head_logits(self.model)
         self.thr, self.topk = thr, topk
 
     def _init_pipeline(self, cfg: Config) -> Callable:
@@ -103,20 +118,29 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         data samples with ``return_datasamples``."""
         if return_datasamples:
             return preds
-        return [self._result(p.pred_score.detach().cpu().numpy())
-                for p in preds]
+        return [self._result(p) for p in preds]
 
-    def _result(self, scores: np.ndarray) -> dict:
-        """Positive classes of one image, best first, with their scores."""
+    def _result(self, sample: DataSample) -> dict:
+        """Positive classes of one image, highest logit first, with their
+        scores and logits (the scores rank ties when there are no
+        logits)."""
+        scores = sample.pred_score.detach().cpu().float().numpy()
+        logits = (sample.get(PRED_LOGITS).detach().cpu().float().numpy()
+                  if PRED_LOGITS in sample else None)
+        rank_by = scores if logits is None else logits
         if self.topk is not None:
-            labels = np.argsort(-scores, kind='stable')[:self.topk]
+            labels = np.argsort(-rank_by, kind='stable')[:self.topk]
         else:
             labels = np.flatnonzero(scores >= self.thr)
-            labels = labels[np.argsort(-scores[labels], kind='stable')]
+            labels = labels[np.argsort(-rank_by[labels], kind='stable')]
         result = dict(
             pred_scores=scores,
             pred_labels=labels.tolist(),
             pred_label_scores=scores[labels].tolist())
+        if logits is not None:
+            result.update(
+                pred_logits=logits,
+                pred_label_logits=logits[labels].tolist())
         if self.classes is not None:
             result['pred_classes'] = [self.classes[i] for i in labels]
         return result

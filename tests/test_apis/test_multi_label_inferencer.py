@@ -49,3 +49,20 @@ def test_data_samples_pass_through_on_request():
     sample = DataSample().set_pred_score(torch.from_numpy(SCORES))
     assert _inferencer().postprocess([sample], None,
                                      return_datasamples=True) == [sample]
+
+
+def test_saturated_scores_are_ranked_by_their_logits():
+    """CLIP-scale logits all have an fp32 sigmoid of 1.0; the logits give
+    the order and are reported next to the scores."""
+    logits = torch.tensor([17.5, 31.0, 24.2, -3.0, 16.9])
+    sample = DataSample().set_pred_score(torch.sigmoid(logits))
+    sample.set_field(logits, 'pred_logits')
+    (result, ) = _inferencer(thr=0.5).postprocess([sample], None)
+    assert result['pred_labels'] == [1, 2, 0, 4]
+    assert result['pred_label_logits'] == pytest.approx([31.0, 24.2, 17.5,
+                                                         16.9])
+    assert result['pred_label_scores'] == pytest.approx(
+        torch.sigmoid(logits)[[1, 2, 0, 4]].tolist())
+    np.testing.assert_array_equal(result['pred_logits'], logits.numpy())
+    (top, ) = _inferencer(topk=2).postprocess([sample], None)
+    assert top['pred_classes'] == ['dog', 'bird']

@@ -338,3 +338,70 @@ def test_lmpt_loss_is_the_weighted_sum_of_its_terms(space):
             tokens)[:, :length], target, caption_mask=mask)
     torch.testing.assert_close(losses['loss_cse'], (1 - lam) * expected,
                                atol=1e-5, rtol=1e-5)
+
+
+def test_released_code_token_cse_sums_every_position_of_a_75_char_caption():
+    """The released code's token-space CSE: the caption line cut at 75
+    characters, Delta = sum over all positions p (padding included) of
+    1 - cos(caption token p, prompt token p + m), written out pair by
+    pair."""
+    shift, lam = 2, 0.5
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='CLIPPromptClassifier',
+        caption_max_chars=75,
+        backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
+                      clip_model_cfg=TINY, prompt_learner=dict(n_ctx=4)),
+        head=dict(type='CLIPPromptHead', lambda_cls=lam, cse_space='token',
+                  token_shift=shift, token_caption_mask=False,
+                  loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
+                  cse_loss=dict(type='CSELoss', class_freq=[9, 5, 3, 2, 1],
+                                position_reduction='sum'))))
+    line = ('A red circle  on grass next to a blue square. A cat near a '
+            'teddy bear sits on the grass. Three shapes.')
+    cut = 'A red circle on grass next to a blue square. A cat near a teddy ' \
+          'bear sits o'  # 75 characters, whitespace collapsed
+    assert len(cut) == 75
+    labels = [[0, 2], [1]]
+    samples = [DataSample().set_gt_label(lb) for lb in labels]
+    for sample, caption in zip(samples, [line, 'a blue square']):
+        sample.set_field(caption, 'caption', field_type='metainfo')
+    losses = model.loss(torch.randn(2, 3, 32, 32), samples)
+
+    clip, learner = model.backbone.clip, model.backbone.prompt_learner
+    prompts = learner(clip.token_embedding).detach()
+    captions = clip.token_embedding(model.backbone.tokenizer(
+        [cut, 'a blue square']))
+    length = prompts.shape[1] - shift
+    delta = torch.zeros(2, len(NAMES))
+    for k in range(2):
+        for i in range(len(NAMES)):
+            delta[k, i] = sum(
+                1 - F.cosine_similarity(captions[k, p], prompts[i, p + shift],
+                                        dim=0) for p in range(length))
+    target = torch.zeros(2, len(NAMES))
+    for row, lb in enumerate(labels):
+        target[row, lb] = 1
+    cse = model.head.cse_module
+    margin = cse.class_margin(torch.float, 'cpu')
+    weight = cse.class_weight(torch.float, 'cpu')
+    expected = (target * weight * delta + (1 - target) * weight *
+                (margin - delta).clamp(min=0)).sum(1).mean()
+    torch.testing.assert_close(losses['loss_cse'], (1 - lam) * expected,
+                               atol=1e-4, rtol=1e-4)
+
+
+def test_whole_caption_line_by_default():
+    model = MODELS.build(dict(
+        type='CLIPPromptClassifier',
+        backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
+                      clip_model_cfg=TINY, prompt_learner=dict(n_ctx=4)),
+        head=dict(type='CLIPPromptHead')))
+    line = 'x' * 100
+    assert model.cut_caption(line) == line
+    with pytest.raises(ValueError, match='positive'):
+        MODELS.build(dict(type='CLIPPromptClassifier', caption_max_chars=0,
+                          backbone=dict(type='CLIPPromptBackbone',
+                                        classnames=NAMES,
+                                        clip_model_cfg=TINY),
+                          head=dict(type='CLIPPromptHead')))

@@ -1,6 +1,7 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """CPRFL's VSI head against hand-written math and a tiny open_clip model."""
 import math
+import os
 
 import numpy as np
 import pytest
@@ -203,7 +204,9 @@ def clip_head(tiny_clip, **kwargs):
         clip_pretrained=tiny_clip[0],
         in_channels=24)
     cfg.update(kwargs)
-    return build_head(**cfg)
+    head = build_head(**cfg)
+    head.init_weights()  # computes the CLIP text embeddings
+    return head
 
 
 def test_text_embeds_equal_open_clip_encode_text(tiny_clip):
@@ -277,20 +280,18 @@ def test_random_text_embeds_without_clip():
 
 def test_trainable_text_encoder(tiny_clip):
     frozen = clip_head(tiny_clip).eval()
-    head = clip_head(
-        tiny_clip,
+    head = build_head(
+        classnames=NAMES, clip_model_cfg=TINY_CLIP,
+        clip_pretrained=tiny_clip[0], in_channels=24,
         text_encoder_trainable=True,
         init_cfg=dict(type='Normal', layer='Linear', std=0.01)).eval()
     assert head.text_encoder.clip.visual is None
     assert 'text_embeds' not in head.state_dict()
-    clip_before = {
-        k: v.clone()
-        for k, v in head.text_encoder.state_dict().items()
-    }
     phi_before = head.phi.weight.clone()
-    head.init_weights()
-    for key, value in head.text_encoder.state_dict().items():
-        torch.testing.assert_close(value, clip_before[key])
+    head.init_weights()  # init_cfg for the head, pretrained CLIP weights
+    pretrained = tiny_clip[1].state_dict()
+    for key, value in head.text_encoder.clip.state_dict().items():
+        torch.testing.assert_close(value, pretrained[key])
     assert not torch.equal(head.phi.weight, phi_before)
     # Same weights -> same scores as the frozen-buffer head.
     frozen.load_state_dict(head.state_dict(), strict=False)
@@ -360,3 +361,46 @@ def test_image_classifier_train_step_reduces_loss():
     model.eval()
     preds = model.val_step(data)
     assert preds[0].pred_score.shape == (3, )
+
+
+@pytest.mark.parametrize('trainable', [False, True])
+def test_checkpoint_predicts_without_building_clip(tiny_clip, tmp_path,
+                                                   monkeypatch, trainable):
+    """A trained head's checkpoint holds its class prompts' inputs: a head
+    built for testing and filled from it never builds or loads CLIP."""
+    import open_clip
+    from mmengine.runner import load_checkpoint, save_checkpoint
+
+    weights = str(tmp_path / 'clip.pth')
+    torch.save(tiny_clip[1].state_dict(), weights)
+    cfg = dict(classnames=NAMES, clip_model_cfg=TINY_CLIP,
+               clip_pretrained=weights, in_channels=24,
+               text_encoder_trainable=trainable)
+    trained = build_head(**cfg)
+    trained.init_weights()
+    trained.eval()
+    ckpt = str(tmp_path / 'head.pth')
+    save_checkpoint(dict(state_dict=trained.state_dict()), ckpt)
+    feats = (torch.randn(2, 24, 2, 2), )
+    expected = trained.predict(feats, samples([[0], [1, 2]]))
+
+    def impossible(*args, **kwargs):
+        raise AssertionError('CLIP weights were loaded')
+
+    def architecture_only(**kwargs):
+        # the trainable encoder's modules are built (weights from the
+        # checkpoint); a frozen head builds no CLIP at all
+        if not trainable or kwargs.get('pretrained') is not None:
+            impossible()
+        return build_clip_and_tokenizer(**kwargs)
+
+    os.remove(weights)  # the CLIP weights file is gone too
+    monkeypatch.setattr(open_clip, 'load_checkpoint', impossible)
+    monkeypatch.setattr(
+        'mmltml.models.heads.vsi_head.build_clip_and_tokenizer',
+        architecture_only)
+    test_head = build_head(**cfg)
+    load_checkpoint(test_head, ckpt, map_location='cpu', strict=True)
+    got = test_head.eval().predict(feats, samples([[0], [1, 2]]))
+    for a, b in zip(got, expected):
+        torch.testing.assert_close(a.pred_logits, b.pred_logits)

@@ -90,7 +90,7 @@ def _expected_scores(cfg, ckpt, image_path):
     state = torch.load(ckpt, weights_only=False)['state_dict']
     model.load_state_dict(state, strict=False)
     img = Image.open(image_path).convert('RGB').resize((224, 224),
-                                                       Image.BICUBIC)
+                                                       Image.BILINEAR)
     x = (np.asarray(img, dtype=np.float64) - CLIP_MEAN) / CLIP_STD
     x = torch.from_numpy(x).float().permute(2, 0, 1)[None]
     clip = model.backbone.clip

@@ -1,6 +1,12 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Print multi-label predictions (class names and scores) for images.
 
+Classes whose sigmoid score reaches ``--thr`` (or the ``--topk`` best) are
+listed highest logit first, each with its raw logit and its sigmoid score:
+CLIP logits (``100 * cos``, about 15-35) all have an fp32 sigmoid of 1.0, so
+the logits are what tells them apart. ``--json`` prints
+``[name, sigmoid score, logit]`` triples.
+
 Example::
 
     python tools/misc/predict.py configs/lmpt/lmpt_vitb16_coco-lt.py \
@@ -10,6 +16,7 @@ import argparse
 import contextlib
 import json
 import sys
+from typing import Optional
 
 import mmltml  # noqa: F401  (compat fixes, registration)
 from mmltml.apis import MultiLabelInferencer
@@ -42,6 +49,13 @@ def check_images(paths) -> int:
     return len(bad)
 
 
+def _format(name: str, score: float, logit: Optional[float]) -> str:
+    """``name (logit 23.412, sigmoid 1.000000)``."""
+    if logit is None:
+        return f'{name} (sigmoid {score:.6f})'
+    return f'{name} (logit {logit:.3f}, sigmoid {score:.6f})'
+
+
 def main() -> None:
     args = parse_args()
     if check_images(args.images):
@@ -53,12 +67,13 @@ def main() -> None:
     with contextlib.redirect_stdout(sys.stderr):  # the progress bar
         results = inferencer(args.images)
     for image, result in zip(args.images, results):
-        pairs = list(zip(result.get('pred_classes', result['pred_labels']),
-                         result['pred_label_scores']))
+        names = result.get('pred_classes', result['pred_labels'])
+        logits = result.get('pred_label_logits', [None] * len(names))
+        triples = list(zip(names, result['pred_label_scores'], logits))
         if args.json:
-            print(json.dumps(dict(image=image, predictions=pairs)))
+            print(json.dumps(dict(image=image, predictions=triples)))
         else:
-            shown = ', '.join(f'{name} ({score:.3f})' for name, score in pairs)
+            shown = ', '.join(_format(*t) for t in triples)
             print(f'{image}: {shown or "(no class above threshold)"}')
 
 

@@ -1,5 +1,8 @@
-# COCO-LT (Wu et al. 2020 split) for CLIP models: 224 px squash resize,
-# horizontal flip, CLIP normalisation, captions for the CSE loss.
+# COCO-LT (Wu et al. 2020 split) for CLIP models: 224 px squash resize
+# with PIL bilinear interpolation (as LMPT's released code,
+# lmpt/imagelist.py: torchvision Resize((224, 224))), horizontal flip, CLIP
+# normalisation (the code uses ImageNet's; see configs/lmpt/README.md),
+# captions for the CSE loss.
 # Layout and files: docs/en/prepare_data.md.
 dataset_type = 'COCOLTDataset'
 data_root = 'data/coco'
@@ -19,14 +22,14 @@ data_preprocessor = dict(
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(224, 224), interpolation='bicubic',
+    dict(type='Resize', scale=(224, 224), interpolation='bilinear',
          backend='pillow'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='PackInputs', algorithm_keys=['caption']),
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(224, 224), interpolation='bicubic',
+    dict(type='Resize', scale=(224, 224), interpolation='bilinear',
          backend='pillow'),
     dict(type='PackInputs'),
 ]

@@ -8,7 +8,7 @@ model = dict(
     type='CLIPPromptClassifier',
     backbone=dict(
         type='CLIPPromptBackbone',
-        clip_model_name='ViT-B-16',
+        clip_model_name='ViT-B-16-quickgelu',
         clip_pretrained='openai',
         prompt_learner=dict(n_ctx=16, class_specific=True, init_std=0.02)),
     head=dict(

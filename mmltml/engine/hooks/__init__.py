@@ -5,9 +5,10 @@ from .class_stats_checkpoint_hook import ClassStatsCheckpointHook
 from .feature_cache_hook import FeatureCacheHook, encoder_fingerprint
 from .feature_visualization_hook import FeatureVisualizationHook
 from .finite_loss_hook import FiniteLossHook
+from .head_logits_hook import HeadLogitsHook, record_head_logits
 
 __all__ = [
     'AtomicCheckpointHook', 'ClassCountCheckHook', 'ClassStatsCheckpointHook',
     'FeatureCacheHook', 'FeatureVisualizationHook', 'FiniteLossHook',
-    'encoder_fingerprint'
+    'HeadLogitsHook', 'encoder_fingerprint', 'record_head_logits'
 ]

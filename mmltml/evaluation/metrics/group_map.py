@@ -14,6 +14,7 @@ from mmpretrain.registry import METRICS
 from mmpretrain.structures import label_to_onehot
 
 from mmltml.datasets.class_stats import GROUP_NAMES, load_class_stats
+from mmltml.models.heads.logits import PRED_LOGITS
 
 EMPTY_CLASS_POLICIES = ('exclude', 'zero')
 
@@ -102,9 +103,20 @@ class GroupMAP(BaseMetric):
     images form one threshold, as in sklearn, and the result is
     deterministic. Without ties both agree.
 
-    Scores are used as given (``pred_score``: raw logits or sigmoids give
-    the same AP). Softmax-over-classes scores are not a multi-label
-    protocol; a warning is logged when every score row sums to 1.
+    Images are ranked by the raw logits ``pred_logits`` when the data
+    samples carry them (mmltml's heads store them; ``HeadLogitsHook``, a
+    default hook of the mmltml runtime, records them for stock mmpretrain
+    heads), else by ``pred_score``. The logits matter: AP is invariant to
+    any strictly increasing map of the scores in exact arithmetic, but the
+    fp32 sigmoid ``pred_score`` is exactly 1.0 for every logit above about
+    16.6, and CLIP logits (``100 * cos``) lie around 15-35, so sigmoid
+    scores tie where the logits do not and give a lower, wrong AP. When
+    only ``pred_score`` is available and a class has positives and
+    negatives tied at exactly 1.0 or 0.0 (saturated sigmoids; a matrix of
+    hard 0/1 predictions is accepted), evaluation stops with an error that
+    names the fix instead of reporting a wrong number. Softmax-over-classes
+    scores are not a multi-label protocol; a warning is logged when every
+    score row sums to 1.
 
     Classes with no positive in the evaluation set (``empty_class``):
     ``'exclude'`` (default) leaves them out of every mean and lists them;
@@ -188,27 +200,29 @@ class GroupMAP(BaseMetric):
         self.plot = plot
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the scores and the multi-hot targets of a batch.
+        """Store the ranking scores and the multi-hot targets of a batch.
 
         Args:
             data_batch: A batch of data from the dataloader (unused).
             data_samples (Sequence[dict]): Model outputs with
-                ``pred_score`` and ``gt_score`` or ``gt_label``.
+                ``pred_logits`` (preferred) or ``pred_score``, and
+                ``gt_score`` or ``gt_label``.
         """
         for sample in data_samples:
-            pred = sample['pred_score'].detach().cpu()
+            key = PRED_LOGITS if PRED_LOGITS in sample else 'pred_score'
+            pred = sample[key].detach().cpu()
             if 'gt_score' in sample:
                 target = sample['gt_score'].detach().cpu()
             else:
                 target = label_to_onehot(sample['gt_label'], pred.numel())
-            self.results.append(dict(pred_score=pred, gt_score=target))
+            self.results.append({key: pred, 'gt_score': target})
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute total and group mAP (in %) from the collected results.
 
         Args:
-            results (list[dict]): ``pred_score`` / ``gt_score`` per image,
-                from all ranks.
+            results (list[dict]): ``pred_logits`` or ``pred_score``, and
+                ``gt_score``, per image, from all ranks.
 
         Returns:
             dict[str, float]: ``mAP``, ``mAP_head``, ``mAP_medium`` and
@@ -219,8 +233,10 @@ class GroupMAP(BaseMetric):
             ValueError: If the class statistics are the evaluated set's own
                 label counts (see :meth:`check_training_split`).
         """
-        pred = torch.stack([r['pred_score'] for r in results]).double()
+        pred, key = _ranking_scores(results)
         target = torch.stack([r['gt_score'] for r in results])
+        if key == 'pred_score':
+            _check_not_saturated(pred, target)
         num_classes = self.stats['num_classes']
         if pred.shape[1] != num_classes:
             raise ValueError(f'scores have {pred.shape[1]} classes but the '
@@ -389,6 +405,43 @@ class GroupMAP(BaseMetric):
             _plot_ap_vs_freq(rows, osp.join(out_dir, 'per_class_ap.png'))
         print_log(
             f'GroupMAP: per-class AP written to {path}', logger='current')
+
+
+def _ranking_scores(results: List[dict]) -> tuple:
+    """The ``(N, C)`` float64 scores to rank by and their field name:
+    ``pred_logits`` if every result has them, else ``pred_score``."""
+    with_logits = sum(PRED_LOGITS in r for r in results)
+    if 0 < with_logits < len(results):
+        raise ValueError(f'{with_logits} of {len(results)} predictions have '
+                         f'{PRED_LOGITS} and the others only pred_score; '
+                         'they cannot be ranked together')
+    key = PRED_LOGITS if with_logits else 'pred_score'
+    return torch.stack([r[key] for r in results]).double(), key
+
+
+def _check_not_saturated(pred: torch.Tensor, target: torch.Tensor) -> None:
+    """Raise if sigmoid scores tie a positive and a negative at exactly
+    1.0 or 0.0 (fp32 sigmoid saturation), unless all scores are 0/1."""
+    inside = (pred > 0) & (pred < 1)
+    if not bool(inside.any()) or bool(((pred < 0) | (pred > 1)).any()):
+        return  # hard 0/1 predictions, or not probabilities
+    positive = target > 0
+    bad = []
+    for value in (1.0, 0.0):
+        tied = pred == value
+        mixed = (tied & positive).any(0) & (tied & ~positive).any(0)
+        bad += [(k, value) for k in torch.nonzero(mixed).flatten().tolist()]
+    if bad:
+        raise ValueError(
+            f'GroupMAP: {len(bad)} class(es) have positive and negative '
+            f'images tied at a pred_score of exactly 1.0 or 0.0, e.g. '
+            f'(class, score) {bad[:5]}: saturated fp32 sigmoids (exactly '
+            '1.0 for every logit above ~16.6, e.g. CLIP logits 100 * cos), '
+            'which would give a wrong AP. Rank by the logits: use a head '
+            "that stores 'pred_logits' (mmltml's heads do) or add "
+            "default_hooks=dict(head_logits=dict(type='HeadLogitsHook')) "
+            'to the config (mmltml\'s configs/_base_/default_runtime.py '
+            'has it) for stock mmpretrain heads.')
 
 
 def _nanmean(values: np.ndarray) -> float:

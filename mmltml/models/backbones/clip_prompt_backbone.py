@@ -58,8 +58,9 @@ class CLIPPromptBackbone(BaseModule):
     Args:
         classnames: class names, a preset ('coco-lt', 'voc-lt') or a label
             file path.
-        clip_model_name: open_clip model name, e.g. ``'ViT-B-16'`` or
-            ``'RN50-quickgelu'`` (OpenAI ResNets need ``-quickgelu``).
+        clip_model_name: open_clip model name, e.g. ``'ViT-B-16-quickgelu'``
+            or ``'RN50-quickgelu'`` (OpenAI weights need the ``-quickgelu``
+            names; a mismatch is refused, see ``clip_loader``).
         clip_pretrained: pretrained tag (``'openai'``, LAION tags) or local
             weights file.
         clip_model_cfg: open_clip ``CLIP`` config dict instead of a name.

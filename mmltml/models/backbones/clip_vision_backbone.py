@@ -53,8 +53,8 @@ class CLIPVisionBackbone(BaseModule):
 
     Args:
         clip_model_name (str, optional): open_clip model name, e.g.
-            ``'ViT-B-16'`` or ``'RN50-quickgelu'`` (OpenAI ResNet weights
-            need the ``-quickgelu`` names).
+            ``'ViT-B-16-quickgelu'`` or ``'RN50-quickgelu'`` (OpenAI weights
+            need the ``-quickgelu`` names; a mismatch is refused).
         clip_pretrained (str, optional): Pretrained tag (``'openai'``, LAION
             tags; downloaded by open_clip) or a local weights file.
         clip_model_cfg (dict, optional): open_clip ``CLIP`` config dict

@@ -23,15 +23,30 @@ class CLIPPromptClassifier(ImageClassifier):
 
     The default ``data_preprocessor`` is :class:`CachedFeaturePreprocessor`
     (mmpretrain's, plus pass-through of cached image features).
+
+    Args:
+        caption_max_chars (int, optional): Keep only the first
+            ``caption_max_chars`` characters of each caption line (after
+            collapsing runs of whitespace), as LMPT's released code does
+            with 75 (``lmpt/imagelist.py``): a COCO-LT caption line holds
+            the five COCO captions of the image, so 75 characters are about
+            the first one, often cut mid-word. ``None`` (default) encodes
+            the whole line, up to the text encoder's context length.
+        *args, **kwargs: Arguments of mmpretrain's ``ImageClassifier``.
     """
 
     def __init__(self, *args, data_preprocessor: Optional[dict] = None,
+                 caption_max_chars: Optional[int] = None,
                  **kwargs) -> None:
         if isinstance(data_preprocessor, dict) or data_preprocessor is None:
             data_preprocessor = dict(data_preprocessor or {})
             data_preprocessor.setdefault('type', 'CachedFeaturePreprocessor')
         super().__init__(*args, data_preprocessor=data_preprocessor,
                          **kwargs)
+        if caption_max_chars is not None and caption_max_chars <= 0:
+            raise ValueError(f'caption_max_chars must be positive, got '
+                             f'{caption_max_chars}')
+        self.caption_max_chars = caption_max_chars
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:
@@ -52,7 +67,13 @@ class CLIPPromptClassifier(ImageClassifier):
                 'The CSE loss needs a caption for every training image: add '
                 "'caption' to PackInputs' algorithm_keys and give the "
                 'dataset a caption_file.')
-        texts = [s.caption for s in data_samples]
+        texts = [self.cut_caption(s.caption) for s in data_samples]
         if self.head.cse_space == 'encoder':
             return (self.backbone.encode_captions(texts), )
         return self.backbone.caption_token_embeds(texts)
+
+    def cut_caption(self, caption: str) -> str:
+        """The caption text the CSE loss uses (see ``caption_max_chars``)."""
+        if self.caption_max_chars is None:
+            return caption
+        return ' '.join(caption.split())[:self.caption_max_chars]

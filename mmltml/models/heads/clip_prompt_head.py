@@ -10,11 +10,12 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 
 from ..losses.utils import autocast_off
+from .logits import attach_logits
 
 
 @MODELS.register_module()
 class CLIPPromptHead(MultiLabelClsHead):
-    """Multi-label logits ``s * cos(image, class text)`` and the LMPT loss.
+    r"""Multi-label logits ``s * cos(image, class text)`` and the LMPT loss.
 
     Takes the output of :class:`CLIPPromptBackbone` ``(image_feats,
     text_feats, logit_scale, prompt_embeds)`` and computes (LMPT Eq. 2,
@@ -33,15 +34,29 @@ class CLIPPromptHead(MultiLabelClsHead):
 
     * ``'encoder'`` (default; the paper's description): CLIP text-encoder
       features of the caption and of each class prompt, ``[B, E]`` /
-      ``[C, E]``.
+      ``[C, E]``. The paper's :math:`\Delta` compares the caption with
+      the instance prompt tokens :math:`o_i|_m^M` only (context positions
+      m onwards); here the whole prompt's feature is compared (its
+      end-of-text token attends to every position), so every context
+      token, the general ones included, gets the CSE gradient.
     * ``'token'`` (the released code): token embeddings of the caption
-      (``[B, L, W]``, SOS to EOT) against the prompt sequence shifted by
+      (``[B, L, W]``) against the prompt sequence shifted by
       ``token_shift`` positions (the released code's alignment), so the
       caption's start is compared with context token ``token_shift - 1``
-      onwards.
+      onwards (the instance tokens). ``token_caption_mask=True`` uses the
+      caption positions SOS to EOT only; the released code (``False``)
+      compares every position, the caption's padding included (padding
+      against prompt padding adds exactly 0). The reduction over positions
+      is the CSE loss's ``position_reduction`` (the code sums).
 
     The fraction of active negative hinges of the CSE loss is logged as
     ``cse_active_neg``.
+
+    Predictions carry ``pred_score = sigmoid(logits)`` (for thresholds) and
+    the fp32 logits themselves as ``pred_logits``
+    (:data:`~mmltml.models.heads.logits.PRED_LOGITS`): with CLIP's logit
+    scale 100 the fp32 sigmoid is exactly 1.0 for most classes, so
+    rankings (``GroupMAP``) use the logits.
 
     Args:
         loss: classification loss config.
@@ -49,6 +64,12 @@ class CLIPPromptHead(MultiLabelClsHead):
         cse_space: ``'encoder'`` or ``'token'``.
         lambda_cls: weight ``lambda`` of the classification loss.
         token_shift: prompt shift ``m`` of the token space.
+        token_caption_mask: token space only: compare the caption's
+            positions SOS to EOT only (default), or every position as the
+            released code does (``False``).
+        logit_scale: a fixed temperature ``s`` (e.g. 100, OpenAI CLIP's)
+            instead of the backbone's ``exp(logit_scale)``; ``None``
+            (default) uses the backbone's.
         thr, topk: prediction rule as in ``MultiLabelClsHead``.
     """
 
@@ -58,6 +79,8 @@ class CLIPPromptHead(MultiLabelClsHead):
                  cse_space: str = 'encoder',
                  lambda_cls: float = 0.5,
                  token_shift: int = 2,
+                 token_caption_mask: bool = True,
+                 logit_scale: Optional[float] = None,
                  thr: Optional[float] = None,
                  topk: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -72,6 +95,11 @@ class CLIPPromptHead(MultiLabelClsHead):
         self.cse_space = cse_space
         self.lambda_cls = lambda_cls
         self.token_shift = token_shift
+        self.token_caption_mask = token_caption_mask
+        if logit_scale is not None and not logit_scale > 0:
+            raise ValueError(f'logit_scale must be positive, got '
+                             f'{logit_scale!r}')
+        self.logit_scale = logit_scale
 
     @property
     def needs_captions(self) -> bool:
@@ -82,8 +110,12 @@ class CLIPPromptHead(MultiLabelClsHead):
             self, feats: Tuple
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(image features, class text features, logit scale) of the
-        backbone's output."""
+        backbone's output (the scale replaced by ``self.logit_scale`` when
+        it is set)."""
         image_feats, text_feats, logit_scale = feats[:3]
+        if self.logit_scale is not None:
+            logit_scale = torch.tensor(self.logit_scale,
+                                       device=image_feats.device)
         return image_feats, text_feats, logit_scale
 
     def forward(self, feats: Tuple) -> torch.Tensor:
@@ -95,6 +127,14 @@ class CLIPPromptHead(MultiLabelClsHead):
             image_feats = F.normalize(image_feats.float(), dim=-1)
             text_feats = F.normalize(text_feats.float(), dim=-1)
             return logit_scale.float() * image_feats @ text_feats.t()
+
+    def _get_predictions(self, cls_score: torch.Tensor,
+                         data_samples: Optional[List[DataSample]]
+                         ) -> List[DataSample]:
+        """mmpretrain's predictions (``pred_score``, ``pred_label``) plus
+        the fp32 logits as ``pred_logits``."""
+        data_samples = super()._get_predictions(cls_score, data_samples)
+        return attach_logits(data_samples, cls_score)
 
     def loss(self,
              feats: Tuple,
@@ -141,6 +181,7 @@ class CLIPPromptHead(MultiLabelClsHead):
         token_embeds, mask = captions
         shift = self.token_shift
         length = min(prompts.shape[1] - shift, token_embeds.shape[1])
+        mask = mask[:, :length] if self.token_caption_mask else None
         return self.cse_module(prompts[:, shift:shift + length],
                                token_embeds[:, :length], target,
-                               caption_mask=mask[:, :length])
+                               caption_mask=mask)

@@ -8,10 +8,13 @@ import torch
 import torch.nn as nn
 from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
+from mmpretrain.structures import DataSample
 
-from ..utils.clip_loader import build_clip_and_tokenizer
+from ..utils.clip_loader import (build_clip_and_tokenizer, check_quick_gelu,
+                                  named_model_cfg)
 from ..utils.clip_text_encoder import CLIPTextEncoder, format_prompts
 from ..utils.vsi_block import VSIBlock
+from .logits import attach_logits
 
 ClassNames = Union[str, Sequence[str], None]
 
@@ -36,7 +39,10 @@ class VSIHead(MultiLabelClsHead):
       positional encoding) run on the tokens :math:`[F; P]`;
     - scores (Eq. 6) :math:`s_i = \langle P'_i, P_i \rangle`: the dot product
       of each refined prompt with its own prompt. No scale, no bias; the
-      sigmoid is applied by the loss and in :meth:`predict`.
+      sigmoid is applied by the loss and in :meth:`predict`, which also
+      keeps the fp32 scores themselves as ``pred_logits`` (what
+      ``GroupMAP`` ranks by: the fp32 sigmoid saturates at 1.0 above
+      about 16.6).
 
     The prompts receive gradients through both the VSI input and the
     classifier of Eq. 6 (the paper's "dual-path back-propagation" is this
@@ -47,13 +53,19 @@ class VSIHead(MultiLabelClsHead):
     ``text_embeds_file`` (a ``.pt`` tensor or ``.npy`` array),
     ``random_text_dims`` (fixed N(0, 1) vectors, the paper's random
     initialisation of Fig. 3: the PI network alone then makes the prompts),
-    or a frozen open_clip text encoder run once at construction on
-    ``classnames``. They are kept in the persistent buffer ``text_embeds``,
-    so checkpoints carry them, and the CLIP model is not kept. With
+    or a frozen open_clip text encoder run once on ``classnames``. They are
+    kept in the persistent buffer ``text_embeds``, so checkpoints carry
+    them, and the CLIP model is not kept. The CLIP embeddings are computed
+    in :meth:`init_weights` (what mmengine's runner calls before training),
+    not at construction: a model built for testing and filled from a
+    checkpoint never builds or downloads CLIP. A head that is neither
+    initialised nor loaded computes them at its first forward pass. With
     ``text_encoder_trainable=True`` the open_clip text tower becomes the
     submodule ``text_encoder`` and the embeddings are recomputed every
     forward pass with trainable weights, as the official code does (the
-    paper says the encoder is frozen).
+    paper says the encoder is frozen); its architecture is built at
+    construction and its pretrained weights are loaded by
+    :meth:`init_weights` (a checkpoint holds the trained ones).
 
     The default loss is the plugin's ``CPRFLAsymmetricLoss`` (CPRFL's ASL:
     gamma- 4, gamma+ 0, clip 0.05, focusing weight detached, mean over
@@ -187,8 +199,13 @@ class VSIHead(MultiLabelClsHead):
                           random_text_seed: int, clip_source: dict,
                           trainable: bool) -> int:
         """Set up the inputs of the PI network (a frozen ``text_embeds``
-        buffer or a trainable ``text_encoder``); return their width."""
+        buffer or a trainable ``text_encoder``); return their width. CLIP
+        weights are left to :meth:`init_weights` (``_pending_clip``)."""
         given = text_embeds is not None or text_embeds_file is not None
+        self._pending_clip: Optional[dict] = None
+        if not given and random_text_dims is None:
+            check_quick_gelu(**clip_source)  # refuse now, not at init
+        self.register_load_state_dict_pre_hook(_loaded_from_checkpoint)
         if random_text_dims is not None:
             if given or trainable:
                 raise ValueError(
@@ -197,6 +214,7 @@ class VSIHead(MultiLabelClsHead):
                     'text_encoder_trainable.')
             text_embeds = self._random_text_embeds(random_text_dims,
                                                    random_text_seed)
+            given = True
         if trainable:
             if given:
                 raise ValueError(
@@ -204,11 +222,18 @@ class VSIHead(MultiLabelClsHead):
                     'embeddings with the CLIP text tower; do not pass '
                     'text_embeds or text_embeds_file.')
             self.text_encoder = self._build_text_encoder(
-                classnames, template, clip_source)
+                classnames, template, dict(clip_source, pretrained=None))
+            if clip_source['pretrained'] is not None:
+                self._pending_clip = clip_source
             with torch.no_grad():
                 return self.text_encoder().shape[-1]
-        embeds = self._frozen_text_embeds(text_embeds, text_embeds_file,
-                                          classnames, template, clip_source)
+        if given:
+            embeds = self._frozen_text_embeds(text_embeds, text_embeds_file)
+        else:
+            self._class_names(classnames)  # fail early on a count mismatch
+            embeds = torch.zeros(self.num_classes, _clip_width(clip_source))
+            self._pending_clip = dict(
+                clip_source, classnames=classnames, template=template)
         self.register_buffer('text_embeds', embeds, persistent=True)
         return embeds.shape[-1]
 
@@ -242,19 +267,15 @@ class VSIHead(MultiLabelClsHead):
         return torch.randn(self.num_classes, dims, generator=generator)
 
     def _frozen_text_embeds(self, text_embeds: Optional[torch.Tensor],
-                            text_embeds_file: Optional[str],
-                            classnames: ClassNames, template: str,
-                            clip_source: dict) -> torch.Tensor:
-        """The text embeddings ``[C, m]`` from a tensor, a file or CLIP."""
+                            text_embeds_file: Optional[str]) -> torch.Tensor:
+        """The text embeddings ``[C, m]`` from a tensor or a file."""
         if text_embeds is not None:
             embeds = torch.as_tensor(text_embeds)
-        elif text_embeds_file is not None:
-            embeds = _load_embeds(text_embeds_file)
         else:
-            encoder = self._build_text_encoder(classnames, template,
-                                               clip_source)
-            with torch.no_grad():
-                embeds = encoder.eval()()
+            embeds = _load_embeds(text_embeds_file)
+        return self._checked_embeds(embeds)
+
+    def _checked_embeds(self, embeds: torch.Tensor) -> torch.Tensor:
         embeds = embeds.detach().float().cpu()
         if embeds.dim() != 2 or embeds.size(0) != self.num_classes:
             raise ValueError(f'text embeddings must have shape '
@@ -262,17 +283,50 @@ class VSIHead(MultiLabelClsHead):
                              f'{list(embeds.shape)}')
         return embeds
 
+    @torch.no_grad()
+    def _load_clip(self) -> None:
+        """Compute the CLIP text embeddings (frozen) or load the pretrained
+        weights of the text encoder (trainable), once. The global RNG is
+        left as it was (building CLIP draws random initial weights)."""
+        source, self._pending_clip = self._pending_clip, None
+        if source is None:
+            return
+        with torch.random.fork_rng(devices=[]):
+            if hasattr(self, 'text_encoder'):
+                clip_model, _ = build_clip_and_tokenizer(**source)
+                state = {
+                    k: v
+                    for k, v in clip_model.state_dict().items()
+                    if not k.startswith('visual.')
+                }
+                self.text_encoder.clip.load_state_dict(state)
+                return
+            classnames = source.pop('classnames')
+            template = source.pop('template')
+            encoder = self._build_text_encoder(classnames, template, source)
+            embeds = self._checked_embeds(encoder.eval()())
+        if embeds.shape != self.text_embeds.shape:
+            raise ValueError(f'CLIP text embeddings have shape '
+                             f'{list(embeds.shape)}, expected '
+                             f'{list(self.text_embeds.shape)}')
+        self.text_embeds.copy_(embeds)
+
     def init_weights(self) -> None:
-        """Initialise the head; ``init_cfg`` never touches CLIP weights."""
+        """Initialise the head (``init_cfg`` never touches CLIP weights),
+        then compute the CLIP text embeddings or load the text encoder's
+        pretrained weights."""
         text_encoder = self._modules.pop('text_encoder', None)
         try:
             super().init_weights()
         finally:
             if text_encoder is not None:
                 self._modules['text_encoder'] = text_encoder
+        self._load_clip()
 
     def class_prompts(self) -> torch.Tensor:
         """The class prompts P = PI(T) (Eq. 2), shape ``[C, d]``."""
+        if self._pending_clip is not None:  # neither initialised nor loaded
+            self._load_clip()
         if hasattr(self, 'text_encoder'):
             return self.prompt_init(self.text_encoder())
         return self.prompt_init(self.text_embeds)
@@ -310,6 +364,40 @@ class VSIHead(MultiLabelClsHead):
         if self.no_cls_grad:
             prompts = prompts.detach()
         return (refined * prompts).sum(dim=-1)
+
+    def _get_predictions(self, cls_score: torch.Tensor,
+                         data_samples: Optional[List[DataSample]]
+                         ) -> List[DataSample]:
+        """mmpretrain's predictions (``pred_score``, ``pred_label``) plus
+        the fp32 scores of Eq. 6 as ``pred_logits``."""
+        data_samples = super()._get_predictions(cls_score, data_samples)
+        return attach_logits(data_samples, cls_score)
+
+
+def _loaded_from_checkpoint(module: VSIHead, state_dict: dict, prefix: str,
+                            *args) -> None:
+    """Load pre-hook: a checkpoint that holds the text embeddings (or the
+    text encoder) makes the pending CLIP computation unnecessary."""
+    key = (f'{prefix}text_encoder.' if hasattr(module, 'text_encoder') else
+           f'{prefix}text_embeds')
+    if any(k.startswith(key) for k in state_dict):
+        module._pending_clip = None
+
+
+def _clip_width(clip_source: dict) -> int:
+    """Width of the CLIP text features (the joint embedding), from the
+    open_clip config without building the model."""
+    cfg = clip_source['model_cfg']
+    if cfg is None:
+        import open_clip
+        cfg = open_clip.get_model_config(clip_source['model_name'])
+        if cfg is None:
+            raise ValueError(
+                f'open_clip has no config for {clip_source["model_name"]!r}'
+                f' (open_clip.list_models())')
+    elif isinstance(cfg, str):
+        cfg = named_model_cfg(cfg)
+    return int(cfg['embed_dim'])
 
 
 def _load_embeds(path: str) -> torch.Tensor:

@@ -8,7 +8,7 @@ For image k with caption embedding :math:`t_k` and class prompt embedding
 
     \Delta_{ki} = 1 - \cos(t_k, o_i) \\
     \tilde\mu_i = \eta\, n_i^{-1/4}
-        \quad\text{(class-aware soft margin, Eq. 5)} \\
+        \quad\text{(class-aware soft margin, Eq. 4)} \\
     w_i = n_i^{-\gamma} / \textstyle\sum_j n_j^{-\gamma}
         \quad\text{(re-weighting)} \\
     L_{cse} = \frac{1}{B}\sum_k \sum_i \big[ y_{ki} w_i \Delta_{ki}
@@ -17,7 +17,11 @@ For image k with caption embedding :math:`t_k` and class prompt embedding
 
 with :math:`n_i` the raw training count of class i (no softmax, unlike the
 released code). The plain embedding loss (Eq. 3) is the same sum with a
-constant margin :math:`\mu` and :math:`w_i = 1`.
+constant margin :math:`\mu` and :math:`w_i = 1`. In the paper
+:math:`o_i = o_i|_m^M` are the instance prompt tokens (context positions m
+onwards); which embedding the caller passes is its choice (see
+``CLIPPromptHead``: whole-prompt encoder features, or the shifted token
+sequence).
 
 Token-level inputs (the space of the released LMPT code):
 :math:`T_k, O_i \in R^{L\times D}` already aligned by the caller (e.g. the
@@ -112,7 +116,7 @@ class CSELoss(nn.Module):
 
         # + embedding loss (Eq. 3): constant margin, no class weights
         dict(type='CSELoss', soft_margin=False, reweight=False, margin=0.2)
-        # + class-aware soft margin (Eq. 5)
+        # + class-aware soft margin (Eq. 4)
         dict(type='CSELoss', reweight=False, eta=1.0, class_stats=STATS)
         # + re-weighting (full CSE, the default)
         dict(type='CSELoss', eta=1.0, gamma=1.0, class_stats=STATS)
