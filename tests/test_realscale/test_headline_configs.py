@@ -91,10 +91,23 @@ def _only(pattern):
 
 
 @pytest.fixture(scope='module')
-def run(request, workspace, tmp_path_factory):
+def results():
+    """Runs done in this module, by name (each config runs once, whatever
+    the order of the tests)."""
+    return {}
+
+
+@pytest.fixture
+def run(request, workspace, results, tmp_path_factory):
     """Train (if the config trains) and test one headline config; returns
-    its outputs, metrics, logit dumps and measurements."""
-    name = request.param
+    its metrics, logit dumps and measurements."""
+    if request.param not in results:
+        results[request.param] = _run(request.param, workspace,
+                                      tmp_path_factory)
+    return results[request.param]
+
+
+def _run(name, workspace, tmp_path_factory):
     base, dataset, trained, num_train, train_batch, test_batch = RUNS[name]
     tmp = tmp_path_factory.mktemp(name)
     cfg = write_config(str(tmp / 'cfg.py'), base, _weights(workspace, base),
@@ -105,26 +118,26 @@ def run(request, workspace, tmp_path_factory):
     test_args = [osp.join(TOOLS, 'test.py'), cfg]
     if trained:
         work = str(tmp / 'train')
-        out, secs, mib = run_measured(
+        result['measured']['train'] = run_measured(
             [osp.join(TOOLS, 'train.py'), cfg, '--work-dir', work],
             workspace['root'])
-        result['measured']['train'] = (secs, mib)
         result['scalars'] = _json_lines(
             _only(osp.join(work, '*', 'vis_data', 'scalars.json')))
         result['val_logits'] = torch.load(
             osp.join(work, 'logits', 'val_0.pt'), weights_only=False)
         test_args.append(osp.join(work, 'epoch_1.pth'))
     test_work = str(tmp / 'test')
-    out, secs, mib = run_measured(test_args + ['--work-dir', test_work],
-                                  workspace['root'])
-    result['measured']['test'] = (secs, mib)
-    result['test_metrics'] = json.load(
-        open(_only(osp.join(test_work, '*', '*.json'))))
+    result['measured']['test'] = run_measured(
+        test_args + ['--work-dir', test_work], workspace['root'])
+    with open(_only(osp.join(test_work, '*', '*.json'))) as f:
+        result['test_metrics'] = json.load(f)
     result['test_logits'] = torch.load(
         osp.join(test_work, 'logits', 'test_0.pt'), weights_only=False)
-    for step, (secs, mib) in result['measured'].items():
+    for step, (output, secs, mib) in result['measured'].items():
+        cached = [line.split(' - ')[-1] for line in output.splitlines()
+                  if 'Cached' in line and 'view(s)' in line]
         print(f'\n[realscale] {name} {step}: {secs:.1f} s wall, '
-              f'peak RSS {mib:.0f} MiB')
+              f'peak RSS {mib:.0f} MiB', *cached, sep='; ')
     return result
 
 
