@@ -42,8 +42,8 @@ from tests.test_datasets import ltml_counts
 CLIP_LOGIT_SCALE = 100.0
 DATASETS = dict(
     coco=dict(classes=COCO_LT_CLASSES, counts=ltml_counts.COCO_TRAIN,
-              train_fmt='train2017/{:012d}.jpg', test_fmt='val2017/{:012d}.jpg',
-              sentences=5),
+              train_fmt='train2017/{:012d}.jpg',
+              test_fmt='val2017/{:012d}.jpg', sentences=5),
     voc=dict(classes=VOC_LT_CLASSES, counts=ltml_counts.VOC_TRAIN,
              train_fmt='VOCdevkit/VOC2012/JPEGImages/2008_{:06d}.jpg',
              test_fmt='VOCdevkit/VOC2007/JPEGImages/{:06d}.jpg',

@@ -30,12 +30,12 @@ import pytest
 import torch
 from sklearn.metrics import average_precision_score
 
+from tests._tiny_setup import REPO_ROOT
 from tests.conftest import LTML_DIR
 from tests.test_realscale._setup import (CLIP_LOGIT_SCALE, DATASETS,
                                          clip_model_names, make_dataset,
                                          run_measured, train_class_counts,
                                          write_config, write_random_clip)
-from tests._tiny_setup import REPO_ROOT
 
 pytestmark = pytest.mark.slow
 
