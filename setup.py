@@ -4,8 +4,16 @@
 ``mmcv`` is satisfied by either the full ``mmcv`` (if the user already has it)
 or ``mmcv-lite`` (installed otherwise): mmltml and mmpretrain need no compiled
 mmcv ops.
+
+As every OpenMMLab package, mmltml ships its configs, tools and model index
+in ``mmltml/.mim`` (copied into wheels and sdists, symlinked for editable
+installs), where ``mim search / train / test mmltml`` and mmpretrain's model
+hub find them.
 """
+import os
 import os.path as osp
+import shutil
+import sys
 from importlib import metadata
 
 from setuptools import find_packages, setup
@@ -29,6 +37,38 @@ def mmcv_requirement() -> str:
         return 'mmcv-lite>=2.0.0,<2.4.0'
 
 
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def add_mim_extension() -> None:
+    """Put configs, tools and the model index into ``mmltml/.mim``.
+
+    Symlinks for ``develop`` / editable installs, copies when building a
+    wheel or an sdist; nothing for other commands.
+    """
+    if 'develop' in sys.argv or 'editable_wheel' in sys.argv:
+        mode = 'symlink'
+    elif {'sdist', 'bdist_wheel', 'build'} & set(sys.argv):
+        mode = 'copy'
+    else:
+        return
+    mim_path = osp.join(HERE, 'mmltml', '.mim')
+    os.makedirs(mim_path, exist_ok=True)
+    for name in MIM_FILES:
+        src, dst = osp.join(HERE, name), osp.join(mim_path, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if mode == 'symlink':
+            os.symlink(osp.relpath(src, mim_path), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst, ignore=shutil.ignore_patterns(
+                '__pycache__', '*.pyc'))
+        else:
+            shutil.copyfile(src, dst)
+
+
 def get_version() -> str:
     scope: dict = {}
     with open(osp.join(HERE, 'mmltml', 'version.py')) as f:
@@ -36,6 +76,7 @@ def get_version() -> str:
     return scope['__version__']
 
 
+add_mim_extension()
 setup(
     name='mmltml',
     version=get_version(),
@@ -48,7 +89,12 @@ setup(
     package_data={'mmltml': ['py.typed']},
     python_requires='>=3.10',
     install_requires=read_requirements('runtime') + [mmcv_requirement()],
-    extras_require={'tests': read_requirements('tests')},
+    extras_require={
+        'tests': read_requirements('tests'),
+        'tensorboard': ['tensorboard'],
+        'wandb': ['wandb'],
+        'mim': ['openmim', 'setuptools<81'],  # mim imports pkg_resources
+    },
     license='Apache License 2.0',
     zip_safe=False,
 )

@@ -4,10 +4,12 @@
 Importing the package registers every component into mmpretrain's
 registries (configs use ``custom_imports=dict(imports=['mmltml'])`` and
 ``default_scope='mmpretrain'``) and applies the compatibility fixes of
-:mod:`mmltml.utils.compat`.
+:mod:`mmltml.utils.compat`, and makes mmltml's models known to mmpretrain's
+model hub (``mmpretrain.list_models``, ``get_model``, ``inference_model``)
+by their config names.
 """
 from .utils.compat import (guard_transformers_import, patch_package_utils,
-                           register_checkpoint_loader)
+                           register_checkpoint_safe_globals)
 
 guard_transformers_import()  # must run before mmpretrain is imported
 
@@ -15,7 +17,9 @@ from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
 from .version import __version__  # noqa: E402
 
 patch_package_utils()
-register_checkpoint_loader()
+register_checkpoint_safe_globals()
+apis.register_model_index()
+apis.register_multi_label_task()
 
 __all__ = [
     '__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models'

@@ -10,6 +10,8 @@ from typing import Dict, List, Optional
 import numpy as np
 from PIL import Image
 
+from tests._ports import free_port, launch_with_free_port  # noqa: F401
+
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RUNTIME = osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py')
 
@@ -92,27 +94,27 @@ def make_tiny_project(root: str, num_classes: int = 4, **kwargs) -> str:
 
 def run_tool(args: List[str], cwd: str, port: Optional[int] = None,
              timeout: int = 300) -> subprocess.CompletedProcess:
-    """Run a tool from the repo with a clean environment; fail loudly."""
+    """Run a tool from the repo with a clean environment; fail loudly.
+
+    With a ``port`` (distributed launches: ``PORT``), a run that failed
+    because the port was taken meanwhile is repeated on a new free port
+    (:func:`tests._ports.launch_with_free_port`)."""
     env = dict(os.environ)
     env['PYTHONPATH'] = REPO_ROOT + os.pathsep + env.get('PYTHONPATH', '')
-    env.pop('MMLTML_TRUSTED_CHECKPOINTS', None)
-    if port is not None:
-        env['PORT'] = str(port)
     cmd = args if args[0] == 'bash' else [sys.executable] + args
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+
+    def launch(port: Optional[int] = None) -> subprocess.CompletedProcess:
+        if port is not None:
+            env['PORT'] = str(port)
+        return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+
+    proc = launch() if port is None else launch_with_free_port(launch, port)
     if proc.returncode != 0:
         raise AssertionError(
             f'{" ".join(cmd)} failed ({proc.returncode}):\n'
             f'{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}')
     return proc
-
-
-def free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------------------
@@ -149,10 +151,21 @@ def _covering_lines(lines: List[str]) -> List[str]:
     return chosen
 
 
+def _smooth_image(rng: np.random.Generator, height: int,
+                  width: int) -> np.ndarray:
+    """Random colour blobs (a 3 x 4 grid of colours, bilinearly upsampled):
+    unlike pixel noise, its features depend strongly on the image and
+    change when it is mirrored."""
+    grid = rng.integers(0, 256, (3, 4, 3)).astype(np.uint8)
+    return np.asarray(Image.fromarray(grid).resize((width, height),
+                                                   Image.BILINEAR))
+
+
 def make_ltml_subset(root: str, ltml_dir: str, name: str,
-                     num_test: int = 12) -> str:
+                     num_test: int = 12, smooth: bool = False) -> str:
     """Write ``root/data/<name>`` with official file formats, a covering
-    subset of the train list, the first test lines and generated JPEGs."""
+    subset of the train list, the first test lines and generated JPEGs
+    (uniform noise, or with ``smooth`` random colour blobs)."""
     labels_txt, train_txt, test_txt, captions_txt = LTML_FILES[name]
     src = osp.join(ltml_dir, name)
     out = osp.join(root, 'data', name)
@@ -173,7 +186,8 @@ def make_ltml_subset(root: str, ltml_dir: str, name: str,
     for line in train + test:
         path = osp.join(out, line.split()[0])
         os.makedirs(osp.dirname(path), exist_ok=True)
-        img = rng.integers(0, 255, (48, 64, 3)).astype(np.uint8)
+        img = _smooth_image(rng, 48, 64) if smooth else rng.integers(
+            0, 255, (48, 64, 3)).astype(np.uint8)
         Image.fromarray(img).save(path, quality=90)
     return out
 

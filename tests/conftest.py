@@ -10,6 +10,7 @@ import os.path as osp
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 LTML_DIR = os.environ.get(
@@ -30,6 +31,19 @@ def _one_thread():
         patch.setenv('OMP_NUM_THREADS', '1')
         yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """Each test starts with mmengine's default scope as the previous test
+    found it: a Runner (or ``DefaultScope.get_instance``) makes its scope
+    current for the rest of the process, so a Runner built with the
+    default ``default_scope='mmengine'`` would otherwise make a later
+    test's ``MODELS.build(dict(type='LinearNeck'))`` look the type up in
+    mmengine's registry instead of mmpretrain's."""
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict = saved
 
 
 @pytest.fixture(scope='session')

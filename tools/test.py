@@ -2,13 +2,14 @@
 """Test (and evaluate) a checkpoint (mmpretrain's tool, made to work on
 current torch and on CPU-only machines; see ``mmltml.utils.launch``)."""
 import argparse
+import copy
 
 import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 import mmengine
-from mmengine.config import Config
+from mmengine.config import Config, ConfigDict
 from mmengine.evaluator import DumpResults
 
-from mmltml.utils.compat import trust_checkpoint
+from mmltml.utils.compat import explain_refused_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -29,6 +30,20 @@ def parse_args() -> argparse.Namespace:
         help='write metrics or predictions (default) to --out')
     parser.add_argument(
         '--amp', action='store_true', help='mixed-precision test (GPU)')
+    parser.add_argument(
+        '--show-dir', help='save images with their predictions here')
+    parser.add_argument(
+        '--show', action='store_true', help='show predictions in a window')
+    parser.add_argument(
+        '--interval', type=int, default=1, help='visualize every N samples')
+    parser.add_argument(
+        '--wait-time', type=float, default=2,
+        help='seconds each window is shown (--show)')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help="test-time augmentation: the config's tta_model / tta_pipeline, "
+        'or else the average score of the image and its horizontal flip')
     add_common_args(parser)
     args = parser.parse_args()
     finish_args(args)
@@ -39,6 +54,39 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def set_visualization(cfg: Config, args: argparse.Namespace) -> None:
+    """Enable the config's VisualizationHook as mmpretrain's tool does."""
+    if 'visualization' not in cfg.get('default_hooks', {}):
+        raise ValueError(
+            f'{args.config}: --show / --show-dir need a VisualizationHook '
+            "in default_hooks (visualization=dict(type='VisualizationHook'))")
+    cfg.default_hooks.visualization.update(
+        enable=True, show=args.show, wait_time=args.wait_time,
+        out_dir=args.show_dir, interval=args.interval)
+
+
+def set_tta(cfg: Config, config_path: str) -> None:
+    """Wrap the model in the config's ``tta_model`` (default: average of
+    the scores) and test with ``tta_pipeline`` (default: the image and its
+    horizontal flip), as mmpretrain's tool does."""
+    dataset = cfg.test_dataloader.dataset
+    if 'pipeline' not in dataset:
+        raise ValueError(
+            f'{config_path}: --tta needs a test dataset with an image '
+            f'pipeline; {dataset.type} tests on cached features')
+    cfg.setdefault('tta_model', dict(type='mmpretrain.AverageClsScoreTTA'))
+    if 'tta_pipeline' not in cfg:
+        pipeline = copy.deepcopy(dataset.pipeline)
+        pipeline[-1] = dict(
+            type='TestTimeAug',
+            transforms=[[dict(type='RandomFlip', prob=1.),
+                         dict(type='RandomFlip', prob=0.)],
+                        [dataset.pipeline[-1]]])
+        cfg.tta_pipeline = pipeline
+    cfg.model = ConfigDict(**cfg.tta_model, module=cfg.model)
+    dataset.pipeline = cfg.tta_pipeline
+
+
 def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     """Merge CLI arguments into the config."""
     cfg.launcher = args.launcher
@@ -46,6 +94,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
     cfg.load_from = args.checkpoint
     if args.amp:
         cfg.test_cfg.fp16 = True
+    if args.show or args.show_dir is not None:
+        set_visualization(cfg, args)
+    if args.tta:
+        set_tta(cfg, args.config)
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     set_dataloader_defaults(cfg, args.no_pin_memory)
@@ -55,12 +107,12 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    trust_checkpoint(args.checkpoint)  # the user named this file
     runner = build_runner(cfg)
     if args.out and args.out_item in ('pred', None):
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))
-    metrics = runner.test()
+    with explain_refused_checkpoint(args.checkpoint):
+        metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
     finish_distributed()

@@ -6,7 +6,7 @@ import argparse
 import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmengine.config import Config
 
-from mmltml.utils.compat import trust_checkpoint
+from mmltml.utils.compat import explain_refused_checkpoint
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -71,12 +71,10 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
-    # Full training-state checkpoints are trusted only where the user named
-    # them: --resume PATH, load_from, or (auto-resume) the run's work_dir.
-    trust_checkpoint(cfg.get('load_from'))
-    if cfg.get('resume') and not cfg.get('load_from'):
-        trust_checkpoint(cfg.work_dir)
-    build_runner(cfg).train()
+    runner = build_runner(cfg, lock_work_dir=True)
+    with explain_refused_checkpoint(cfg.get('load_from') or
+                                    f'the latest one in {cfg.work_dir}'):
+        runner.train()
     finish_distributed()
 
 

@@ -8,10 +8,14 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    # keep the last checkpoint; no model selection on the test split
+    # keep the last checkpoint; no model selection on the test split.
+    # With mmltml imported, 'CheckpointHook' is mmltml's AtomicCheckpointHook
+    # (atomic writes, rotation after the write, work-dir run lock).
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='VisualizationHook', enable=False),
+    # mmpretrain's VisualizationHook that also draws when the model is fed
+    # cached features (frozen-CLIP configs); `tools/test.py --show-dir`
+    visualization=dict(type='FeatureVisualizationHook', enable=False),
     # mmltml: stop at a NaN / inf loss before it is checkpointed, and check
     # the class counts of datasets, model and metrics before a run starts.
     # Extra keys of default_hooks are merged into child configs (unlike

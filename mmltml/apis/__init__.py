@@ -1,4 +1,9 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+from .model_index import (inference_model, register_model_index,
+                          register_multi_label_task)
 from .multi_label_inferencer import MultiLabelInferencer
 
-__all__ = ['MultiLabelInferencer']
+__all__ = [
+    'MultiLabelInferencer', 'inference_model', 'register_model_index',
+    'register_multi_label_task'
+]

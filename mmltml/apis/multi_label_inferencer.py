@@ -1,7 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Multi-label predictions (class names and scores) for images."""
 import copy
-import os.path as osp
 from typing import Callable, List, Optional, Union
 
 import numpy as np
@@ -10,8 +9,6 @@ from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.structures import DataSample
 
-from ..utils.compat import trust_checkpoint
-
 
 def get_test_pipeline_cfg(cfg: Config) -> list:
     """The test pipeline, also inside dataset wrappers."""
@@ -19,13 +16,6 @@ def get_test_pipeline_cfg(cfg: Config) -> list:
     while 'pipeline' not in dataset and 'dataset' in dataset:
         dataset = dataset.dataset
     return dataset.pipeline
-
-
-def _config_load_from(model: Union[str, Config, nn.Module]) -> Optional[str]:
-    """``load_from`` of a config file or object, if any."""
-    if isinstance(model, str) and osp.isfile(model):
-        model = Config.fromfile(model)
-    return model.get('load_from') if isinstance(model, Config) else None
 
 
 class MultiLabelInferencer(ImageClassificationInferencer):
@@ -38,10 +28,10 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     Args:
         model: a config file / object (or a model name known to mmpretrain),
             or a built model.
-        pretrained: a checkpoint to load (trusted: a full training-state
-            checkpoint is unpickled); ``True`` loads the config's
-            ``load_from`` (trusted likewise); ``False`` keeps the weights
-            the config builds (e.g. zero-shot CLIP).
+        pretrained: a checkpoint to load (weights or a full training-state
+            checkpoint; see ``docs/en/compatibility.md``); ``True`` loads the
+            config's ``load_from``; ``False`` keeps the weights the config
+            builds (e.g. zero-shot CLIP).
         device: where to run, e.g. ``'cpu'`` or ``'cuda:0'`` (default: the
             first GPU if any).
         thr: score threshold of a positive prediction.
@@ -61,10 +51,6 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                  device: Optional[str] = None,
                  thr: float = 0.5, topk: Optional[int] = None,
                  **kwargs) -> None:
-        if isinstance(pretrained, str):
-            trust_checkpoint(pretrained)  # the caller named this file
-        elif pretrained:
-            trust_checkpoint(_config_load_from(model))  # or this one
         super().__init__(model, pretrained=pretrained, device=device,
                          **kwargs)
         if self.classes is None:

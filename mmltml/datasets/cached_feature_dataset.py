@@ -16,6 +16,7 @@ from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 
+from mmltml.utils.atomic_file import atomic_path
 from .image_check import apply_pipeline
 
 #: Transforms whose output is a deterministic function of the image (plus
@@ -76,6 +77,16 @@ class CachedFeatureDataset:
     def metainfo(self) -> dict:
         """The wrapped dataset's meta information."""
         return self.dataset.metainfo
+
+    @property
+    def pipeline(self) -> Compose:
+        """The wrapped dataset's image pipeline (what tools such as
+        mmpretrain's ``browse_dataset.py`` show, and replace)."""
+        return self.dataset.pipeline
+
+    @pipeline.setter
+    def pipeline(self, pipeline: Compose) -> None:
+        self.dataset.pipeline = pipeline
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -179,6 +190,7 @@ class CachedFeatureDataset:
             self.features = self._load(path, (len(self), views, feature_dim))
             if self.cached:
                 return True
+            bad_file = osp.isfile(path)
         start = time.perf_counter()
         self.features = torch.stack([
             self._encode_view(encode, flip, feature_dim)
@@ -191,8 +203,11 @@ class CachedFeatureDataset:
         rank, _ = get_dist_info()
         if path is not None and rank == 0:
             os.makedirs(self.cache_dir, exist_ok=True)
-            torch.save(self.features, path + '.tmp')
-            os.replace(path + '.tmp', path)
+            # runs sharing cache_dir may write it at the same time: a unique
+            # temporary file, renamed when complete; the first complete
+            # file wins (a bad file found above is replaced)
+            with atomic_path(path, overwrite=bad_file) as tmp:
+                torch.save(self.features, tmp)
         return True
 
     @staticmethod

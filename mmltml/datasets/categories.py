@@ -9,6 +9,8 @@ line order). CRLF line ends, trailing spaces and blank lines are tolerated.
 import os.path as osp
 from typing import List, Sequence, Union
 
+from .list_file import ENCODING
+
 # The standard COCO 80-class order (rank of the category id), with the
 # spelling of the official ``coco_labels.txt`` (spaces, e.g. 'hair drier').
 COCO_LT_CLASSES = ('person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus',
@@ -62,7 +64,7 @@ def read_label_file(path: str) -> List[str]:
         raise FileNotFoundError(f'label file not found: {path}')
     by_index = {}
     seen_names = {}
-    with open(path, encoding='utf-8') as f:
+    with open(path, encoding=ENCODING) as f:  # a byte-order mark is dropped
         for lineno, line in enumerate(f, 1):
             line = line.strip()
             if not line:

@@ -23,11 +23,12 @@ import copy
 import json
 import os
 import os.path as osp
-from typing import (Dict, Iterator, List, Optional, Sequence, Tuple, Union)
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from .categories import get_class_names, is_preset
+from .list_file import iter_list_file, read_list_file  # noqa: F401
 
 GROUP_NAMES = ('head', 'medium', 'tail')
 _REF_KEYS = {
@@ -43,11 +44,9 @@ def parse_list_file(
         path: str,
         num_classes: Optional[int] = None
 ) -> Tuple[List[str], List[List[int]]]:
-    """Parse a ``<relative image path> <label ids...>`` list file.
-
-    CRLF line ends, trailing spaces, blank lines and a missing final newline
-    are tolerated. A line with a path and no ids is an unlabelled image
-    (allowed here; the dataset decides whether it is an error).
+    """Parse a ``<relative image path> <label ids...>`` list file with the
+    reader of :mod:`mmltml.datasets.list_file` (its format, tolerance and
+    errors; a line without ids is an unlabelled image, allowed here).
 
     Args:
         path (str): Path of the list file.
@@ -59,73 +58,16 @@ def parse_list_file(
 
     Raises:
         FileNotFoundError: If the file does not exist.
-        ValueError: Naming the file and line, for a non-integer, negative,
-            out-of-range or repeated id, or a duplicate image path.
+        ValueError: Naming the file and line (see
+            :func:`~mmltml.datasets.list_file.iter_list_file`).
 
     Examples:
         >>> paths, labels = parse_list_file('data/voc/voc_lt_train.txt', 20)
         >>> len(paths), labels[0]
         (1142, [4, 14, 19])
     """
-    img_paths, labels = [], []
-    for _, img_path, ids in iter_list_file(path, num_classes):
-        img_paths.append(img_path)
-        labels.append(ids)
-    return img_paths, labels
-
-
-def iter_list_file(
-        path: str,
-        num_classes: Optional[int] = None
-) -> Iterator[Tuple[int, str, List[int]]]:
-    """Iterate over a list file, yielding ``(line number, path, ids)``.
-
-    Same format, tolerance and errors as :func:`parse_list_file`; used
-    where callers need the line number for their own error messages.
-
-    Args:
-        path (str): Path of the list file.
-        num_classes (int, optional): If given, ids must be below it.
-
-    Yields:
-        tuple[int, str, list[int]]: 1-based line number, image path and
-        sorted class ids of each non-blank line.
-    """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'list file not found: {path}')
-    first_line = {}
-    with open(path, encoding='utf-8') as f:
-        for lineno, line in enumerate(f, 1):
-            tokens = line.split()
-            if not tokens:
-                continue
-            where = f'{path}, line {lineno}'
-            img = tokens[0]
-            if img in first_line:
-                raise ValueError(f'{where}: duplicate image {img!r} (first '
-                                 f'on line {first_line[img]})')
-            first_line[img] = lineno
-            yield lineno, img, _parse_ids(tokens[1:], num_classes, where)
-
-
-def _parse_ids(tokens: Sequence[str], num_classes: Optional[int],
-               where: str) -> List[int]:
-    """Convert the label tokens of one list-file line into sorted ids."""
-    ids = []
-    for tok in tokens:
-        try:
-            idx = int(tok)
-        except ValueError:
-            raise ValueError(f'{where}: label id {tok!r} is not an integer')
-        if idx < 0:
-            raise ValueError(f'{where}: negative label id {idx}')
-        if num_classes is not None and idx >= num_classes:
-            raise ValueError(f'{where}: label id {idx} out of range for '
-                             f'{num_classes} classes (0..{num_classes - 1})')
-        if idx in ids:
-            raise ValueError(f'{where}: label id {idx} repeated')
-        ids.append(idx)
-    return sorted(ids)
+    entries = read_list_file(path, num_classes)
+    return [e.path for e in entries], [e.ids for e in entries]
 
 
 def compute_class_stats(labels: Sequence[Sequence[int]],

@@ -9,7 +9,8 @@ from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
 from .categories import get_class_names, is_preset
-from .class_stats import compute_class_stats, iter_list_file
+from .class_stats import compute_class_stats
+from .list_file import image_key, iter_caption_file, iter_list_file
 from .image_check import apply_pipeline, iter_image_problems
 
 BAD_IMAGE_POLICIES = ('error', 'skip')
@@ -33,11 +34,15 @@ class LTMultiLabelDataset(MultiLabelDataset):
     are loaded and the image has one, ``caption``. Annotations are parsed
     without reading any image.
 
-    Errors name the file and line: label id out of range, duplicate image,
-    caption for an image not in the list, missing caption (when
-    ``require_captions``), caption line without text, and an image without
-    labels in a training set (``test_mode=False``). Unlabelled images are
-    allowed in test mode and counted by :attr:`num_unlabelled`.
+    The list and caption files are read by
+    :mod:`mmltml.datasets.list_file` (the reader of
+    ``tools/misc/check_dataset.py`` too). Errors name the file and line:
+    an empty list, label id out of range, duplicate image (also written
+    differently, ``./x.jpg`` and ``x.jpg``), caption for an image not in
+    the list, missing caption (when ``require_captions``), caption line
+    without text, and an image without labels in a training set
+    (``test_mode=False``). Unlabelled images are allowed in test mode and
+    counted by :attr:`num_unlabelled`. A UTF-8 byte-order mark is dropped.
 
     Unreadable images: with ``on_bad_image='error'`` (the default) an image
     that makes the pipeline fail because it is missing, empty or
@@ -172,16 +177,13 @@ class LTMultiLabelDataset(MultiLabelDataset):
         captions = self._load_captions()
         num_classes = len(self.CLASSES)
         data_list = []
-        for lineno, rel_path, ids in iter_list_file(self.ann_file,
-                                                    num_classes):
+        for lineno, rel_path, ids in iter_list_file(
+                self.ann_file, num_classes,
+                allow_unlabelled=self.test_mode):
             where = f'{self.ann_file}, line {lineno}'
-            if not ids and not self.test_mode:
-                raise ValueError(
-                    f'{where}: training image {rel_path!r} has no labels '
-                    '(unlabelled images are only allowed with test_mode)')
             info = dict(
                 img_path=join_path(self.img_prefix, rel_path), gt_label=ids)
-            caption = captions.pop(osp.normpath(rel_path), None)
+            caption = captions.pop(image_key(rel_path), None)
             if caption is not None:
                 info['caption'] = caption[0]
             elif self.require_captions:
@@ -244,26 +246,10 @@ class LTMultiLabelDataset(MultiLabelDataset):
         """
         if not self.caption_file:
             return {}
-        if not osp.isfile(self.caption_file):
-            raise FileNotFoundError(
-                f'caption file not found: {self.caption_file}')
-        captions = {}
-        with open(self.caption_file, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f'{self.caption_file}, line {lineno}'
-                parts = line.strip().split(None, 1)
-                if len(parts) != 2:
-                    raise ValueError(f'{where}: expected "<image path> '
-                                     f'<caption>", got {line.strip()!r}')
-                key = osp.normpath(parts[0])
-                if key in captions:
-                    raise ValueError(f'{where}: second caption for image '
-                                     f'{parts[0]!r} (first on line '
-                                     f'{captions[key][1]})')
-                captions[key] = (parts[1], lineno)
-        return captions
+        return {
+            entry.key: (entry.caption, entry.lineno)
+            for entry in iter_caption_file(self.caption_file)
+        }
 
     @property
     def num_unlabelled(self) -> int:

@@ -10,24 +10,21 @@ narrowly, without touching the user's installed packages:
   registered as placeholders, exactly as when transformers is absent.
 * :func:`patch_package_utils` - mmengine 0.10.7 needs ``pkg_resources``
   (removed from setuptools >= 82) for ``mmpretrain::`` config paths.
-* :func:`register_checkpoint_loader` - mmengine checkpoints hold pickled
-  Python objects and do not load under torch's ``weights_only=True`` default.
-  We keep safe loading for every file and allow full unpickling only for
-  paths the user named as trusted (see :func:`trust_checkpoint`).
+* :func:`register_checkpoint_safe_globals` - mmengine checkpoints hold
+  pickled Python objects (``HistoryBuffer``, numpy scalars and arrays) and
+  do not load under torch's ``weights_only=True`` default. We allowlist
+  exactly those types for torch's weights-only unpickler.
 * :func:`setup_cpu_distributed` - ``--launcher pytorch`` on a machine
   without CUDA (gloo backend, DDP without ``device_ids``).
 """
+import contextlib
 import importlib
 import importlib.util
-import os
 import os.path as osp
 import sys
 import warnings
 from importlib import metadata
-from typing import Optional, Set
-
-_TRUSTED_ENV = 'MMLTML_TRUSTED_CHECKPOINTS'
-_trusted_paths: Set[str] = set()
+from typing import Optional
 
 # ---------------------------------------------------------------------------
 # transformers 5.x
@@ -141,82 +138,108 @@ def patch_package_utils() -> bool:
 # ---------------------------------------------------------------------------
 # Checkpoint loading under torch's weights_only default
 # ---------------------------------------------------------------------------
-def _canonical(path: str) -> str:
-    return osp.realpath(osp.expanduser(path))
+#: numpy dtypes whose scalars and arrays an mmengine checkpoint may hold
+#: (numbers and booleans; no object, string, void or datetime dtypes).
+_NUMPY_DTYPES = ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8',
+                 'uint16', 'uint32', 'uint64', 'float16', 'float32',
+                 'float64', 'complex64', 'complex128')
 
 
-def trust_checkpoint(path: Optional[str]) -> None:
-    """Allow full (pickle) loading of ``path``, or of every file below it.
-
-    A full training-state checkpoint (optimizer, message hub, numpy
-    metadata) cannot be loaded with ``weights_only=True``; unpickling runs
-    arbitrary code, so only files the user named are trusted. Our tools
-    trust the checkpoint given to ``tools/test.py``, ``--resume PATH``,
-    ``load_from`` and, for ``--resume`` without a path, the run's own
-    ``work_dir``. Others can be trusted with the environment variable
-    ``MMLTML_TRUSTED_CHECKPOINTS`` (paths separated by ``os.pathsep``).
-    """
-    if path:
-        _trusted_paths.add(_canonical(path))
+def _pickled_methods() -> dict:
+    """Functions that mmengine objects hold as attributes, and so pickle by
+    reference (``getattr(cls, name)``): a ``HistoryBuffer``'s statistics
+    methods and a ``OneCycleParamScheduler``'s annealing function."""
+    from mmengine.logging import HistoryBuffer
+    from mmengine.optim.scheduler import OneCycleParamScheduler
+    return {
+        HistoryBuffer: ('min', 'max', 'current', 'mean'),
+        OneCycleParamScheduler: ('_annealing_cos', '_annealing_linear'),
+    }
 
 
-def _is_trusted(path: str) -> bool:
-    env = [p for p in os.environ.get(_TRUSTED_ENV, '').split(os.pathsep) if p]
-    trusted = _trusted_paths | {_canonical(p) for p in env}
-    path = _canonical(path)
-    return any(path == t or path.startswith(t.rstrip(os.sep) + os.sep)
-               for t in trusted)
+def _mmengine_getattr(obj, name: str):
+    """``getattr`` as mmengine checkpoints use it, and only so.
 
-
-def load_local_checkpoint(filename: str, map_location=None):
-    """Load a local checkpoint safely, or fully if the path is trusted.
-
-    Plain weight files (state dicts of tensors, pretrained or downloaded)
-    load with ``weights_only=True``. A file that needs full unpickling loads
-    only if trusted; otherwise the error says how to trust it. A truncated
-    or corrupt file raises an error naming it.
+    Allows exactly the (class, function name) pairs of
+    :func:`_pickled_methods`; any other ``getattr`` a checkpoint asks for
+    (e.g. ``getattr(os, 'system')``) is refused, so allowing this name does
+    not give a pickle access to arbitrary attributes.
     """
     import pickle
+    allowed = _pickled_methods()
+    if isinstance(obj, type) and name in allowed.get(obj, ()):
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'Refusing getattr({obj!r}, {name!r}) in a checkpoint: only '
+        + ', '.join(f'{cls.__name__}.{n}' for cls, names in allowed.items()
+                    for n in names) + ' are allowed.')
 
+
+def checkpoint_safe_globals() -> list:
+    """The globals an mmengine / mmpretrain checkpoint pickles.
+
+    Besides tensors and plain containers (which torch's weights-only
+    unpickler always allows), mmengine writes: ``HistoryBuffer`` objects in
+    the message hub (numpy arrays inside, statistics methods reached through
+    ``getattr``), numpy scalars / arrays in the meta and runtime info, and
+    the annealing function of a ``OneCycleParamScheduler``'s state (through
+    ``getattr`` of its class). Calling an allowed class builds nothing
+    harmful: a ``HistoryBuffer`` holds numbers, and a scheduler needs an
+    optimizer, which no allowed global can make.
+    Each numpy name is listed under its numpy 2 module and its numpy 1
+    module (``numpy.core``), so checkpoints written under either load.
+    """
+    import numpy as np
+    multiarray = np._core.multiarray if hasattr(np, '_core') \
+        else np.core.multiarray
+    allowed = list(_pickled_methods()) + [
+        np.ndarray, np.dtype, (_mmengine_getattr, 'builtins.getattr')]
+    for name in ('scalar', '_reconstruct'):
+        function = getattr(multiarray, name)
+        allowed += [(function, f'numpy._core.multiarray.{name}'),
+                    (function, f'numpy.core.multiarray.{name}')]
+    # ``numpy.dtype(...)`` returns an instance of a per-dtype class that
+    # the unpickler must be allowed to ``BUILD``.
+    allowed += sorted({type(np.dtype(d)) for d in _NUMPY_DTYPES}, key=str)
+    return allowed
+
+
+def register_checkpoint_safe_globals() -> None:
+    """Let torch's weights-only unpickler load mmengine checkpoints.
+
+    Adds :func:`checkpoint_safe_globals` to
+    ``torch.serialization.add_safe_globals``. Every loader that uses
+    ``torch.load`` with its ``weights_only=True`` default (mmengine's
+    ``CheckpointLoader``, mmpretrain's ``get_model`` and inferencers, the
+    stock tools) then loads training-state checkpoints, while a pickle that
+    needs any other global (e.g. one whose ``__reduce__`` calls
+    ``os.system``) is still refused. mmengine's checkpoint loader itself is
+    not replaced.
+    """
     import torch
-    filename = osp.expanduser(filename)
-    if not osp.isfile(filename):
-        raise FileNotFoundError(f'{filename} can not be found.')
-    try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=True)
-    except pickle.UnpicklingError as safe_error:
-        if 'Weights only load failed' not in str(safe_error):
-            raise RuntimeError(
-                f'Checkpoint {filename} is corrupt or truncated: '
-                f'{safe_error}') from safe_error
-        if not _is_trusted(filename):
-            raise pickle.UnpicklingError(
-                f'{filename} is a full training-state checkpoint that '
-                'torch can only load by unpickling arbitrary objects. mmltml '
-                'does this only for paths you name: pass it to '
-                'tools/test.py, --resume or MultiLabelInferencer(pretrained='
-                '...), set load_from, or add it to '
-                f'${_TRUSTED_ENV}. Only trust files you created or '
-                'obtained from a source you trust.') from safe_error
-    except (RuntimeError, EOFError, OSError) as error:
-        raise RuntimeError(
-            f'Checkpoint {filename} is corrupt or truncated: {error}'
-        ) from error
-    try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=False)
-    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:
-        raise RuntimeError(
-            f'Checkpoint {filename} is corrupt or truncated: {error}'
-        ) from error
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
 
 
-def register_checkpoint_loader() -> None:
-    """Route mmengine's local checkpoint loading through our loader."""
-    from mmengine.runner.checkpoint import CheckpointLoader
-    CheckpointLoader.register_scheme(
-        prefixes='', force=True)(load_local_checkpoint)
+@contextlib.contextmanager
+def explain_refused_checkpoint(filename: Optional[str]):
+    """Re-raise a weights-only refusal of ``filename`` with a clear message.
+
+    Used by our tools around the runner call that loads ``filename``; the
+    refusal itself comes from torch's unpickler.
+    """
+    import pickle
+    try:
+        yield
+    except pickle.UnpicklingError as error:
+        if 'Weights only load failed' not in str(error):
+            raise
+        raise pickle.UnpicklingError(
+            f'Checkpoint {filename} was not loaded: it holds Python objects '
+            'outside the types mmengine checkpoints contain (mmltml.utils.'
+            'compat.checkpoint_safe_globals), and unpickling them could run '
+            'arbitrary code. If you created the file or trust its source, '
+            'load it with torch.load(weights_only=False) and save its '
+            'state_dict.') from error
 
 
 # ---------------------------------------------------------------------------

@@ -1,13 +1,13 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """What ``tools/train.py`` and ``tools/test.py`` share.
 
-Our tools follow mmpretrain's, with three differences that make them work
+Our tools follow mmpretrain's, with two differences that make them work
 on current torch and on CPU-only machines: dataloader defaults that are
-valid for ``num_workers=0`` and without CUDA, a gloo process group for
-``--launcher pytorch`` without CUDA, and the checkpoint trust model of
-:func:`mmltml.utils.compat.trust_checkpoint`.
+valid for ``num_workers=0`` and without CUDA, and a gloo process group for
+``--launcher pytorch`` without CUDA.
 """
 import argparse
+import logging
 import os
 import os.path as osp
 from argparse import ArgumentParser
@@ -16,6 +16,7 @@ from copy import deepcopy
 from mmengine.config import Config, DictAction
 
 from .compat import setup_cpu_distributed
+from .work_dir_lock import acquire_work_dir
 
 
 def add_common_args(parser: ArgumentParser) -> None:
@@ -62,7 +63,10 @@ def set_dataloader_defaults(cfg: Config,
 
     ``persistent_workers`` is only set when the loader has workers (torch
     rejects it with ``num_workers=0``), ``pin_memory`` only when CUDA is
-    available. Values given in the config win.
+    available. Batches are stacked by
+    :func:`mmltml.engine.collate.checked_collate` (``default_collate``
+    with an error naming the images when their sizes differ). Values given
+    in the config win.
     """
     import torch
     for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
@@ -71,7 +75,7 @@ def set_dataloader_defaults(cfg: Config,
             continue
         defaults = dict(
             pin_memory=torch.cuda.is_available() and not no_pin_memory,
-            collate_fn=dict(type='default_collate'))
+            collate_fn=dict(type='checked_collate'))
         if loader.get('num_workers', 0) > 0 and field == 'train_dataloader':
             defaults['persistent_workers'] = not no_persistent_workers
         merged = deepcopy(defaults)
@@ -83,10 +87,28 @@ def set_dataloader_defaults(cfg: Config,
         cfg[field] = merged
 
 
-def build_runner(cfg: Config):
-    """Build the Runner (or ``runner_type``) after distributed setup."""
+#: environment variable of each launcher that holds the process's rank
+RANK_VARS = dict(pytorch='RANK', slurm='SLURM_PROCID',
+                 mpi='OMPI_COMM_WORLD_RANK')
+
+
+def build_runner(cfg: Config, lock_work_dir: bool = False):
+    """Build the Runner (or ``runner_type``) after distributed setup.
+
+    With ``lock_work_dir`` (training), rank 0 first takes the run lock of
+    ``cfg.work_dir`` (:func:`mmltml.utils.work_dir_lock.acquire_work_dir`),
+    so a second run into a work dir in use is refused before it builds
+    anything or opens a log file there.
+    """
+    from mmengine.logging import print_log
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    if lock_work_dir:
+        var = RANK_VARS.get(cfg.get('launcher', 'none'))
+        rank = int(os.environ.get(var, 0)) if var else 0
+        note = acquire_work_dir(cfg.work_dir, rank)
+        if note:
+            print_log(note, logger='current', level=logging.WARNING)
     setup_cpu_distributed(cfg, cfg.launcher)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

@@ -61,9 +61,29 @@ def test_group_means_sklearn_and_weighted_total():
         assert res[f'mAP_{g}'] == pytest.approx(ap[idx].mean(), abs=1e-4)
     weighted = sum(res[f'mAP_{g}'] * len(idx) for g, idx in GROUPS.items())
     assert res['mAP'] == pytest.approx(weighted / len(FREQ), abs=1e-6)
-    # logits and sigmoids give the same numbers (monotone per class)
+
+
+def test_sigmoid_keeps_the_ranking_only_where_it_does_not_saturate():
+    """AP depends only on the ranking, and the sigmoid is increasing, so
+    sigmoids of these N(0, 1) logits give the same numbers: |s| < 5 in
+    float64 keeps distinct logits distinct. That is not true in general:
+    at CLIP's logit scale (logit_scale.exp() = 100 times a cosine) fp32
+    sigmoids round most positive logits to exactly 1.0, and the ties
+    destroy the ranking, which is why scores must reach the metric as
+    logits."""
+    scores, target = _random_tied(seed=1)
+    metric = GroupMAP(class_freq=FREQ)
+    res = metric.compute_metrics(_results(scores, target))
     sig = metric.compute_metrics(_results(1 / (1 + np.exp(-scores)), target))
     assert sig == pytest.approx(res, abs=1e-6)
+
+    scaled = torch.tensor(scores * 30, dtype=torch.float32)
+    saturated = torch.sigmoid(scaled)
+    assert (saturated == 1).float().mean() > 0.2
+    at_scale = metric.compute_metrics(_results(scaled.numpy(), target))
+    assert at_scale == pytest.approx(res, abs=1e-6)  # logits: ranking kept
+    fp32_sig = metric.compute_metrics(_results(saturated.numpy(), target))
+    assert abs(fp32_sig['mAP'] - res['mAP']) > 1  # sigmoids: ties
 
 
 @pytest.mark.parametrize('policy', ['exclude', 'zero'])

@@ -108,14 +108,52 @@ def test_template_ensemble_is_mean_of_normalised_features():
     torch.testing.assert_close(text_feats, expected, atol=1e-5, rtol=1e-5)
 
 
+def _positions_run(model, run):
+    """Sequence lengths the text transformer actually ran during ``run``
+    (a forward pre-hook on it)."""
+    transformer = model.clip.transformer
+    axis = 1 if getattr(transformer, 'batch_first', True) else 0
+    lengths = []
+    handle = transformer.register_forward_pre_hook(
+        lambda module, args: lengths.append(args[0].shape[axis]))
+    try:
+        result = run()
+    finally:
+        handle.remove()
+    return lengths, result
+
+
+def _last_eot(model, texts):
+    """1 + the last end-of-text position of ``texts``, found by the
+    tokenizer's end-of-text id (not by the argmax rule the code uses)."""
+    tokens = model.tokenizer(texts)
+    rows, cols = (tokens == model.tokenizer.eot_token_id).nonzero(
+        as_tuple=True)
+    assert sorted(rows.tolist()) == list(range(len(texts)))
+    return int(cols.max()) + 1
+
+
 def test_truncation_is_exact_and_shorter():
+    """The text tower runs only up to the last end-of-text position (prompts
+    "X X X X <name>." and captions alike), with the features of the full
+    77-, here 24-position run."""
     model = backbone(prompt_learner=dict(n_ctx=4))
     full = backbone(prompt_learner=dict(n_ctx=4), truncate_text=False)
     full.prompt_learner.load_state_dict(model.prompt_learner.state_dict())
-    assert int(model.prompt_learner.eot.max()) + 1 < 24
-    torch.testing.assert_close(model.class_text_features()[0],
-                               full.class_text_features()[0], atol=1e-5,
-                               rtol=1e-5)
+    expected = _last_eot(model, [f'X X X X {n}.' for n in NAMES])
+    # [SOS] X X X X traffic light . [EOT] (the longest names: 2 tokens)
+    assert expected == 9 < 24
+    ran, short = _positions_run(model, model.class_text_features)
+    ran_full, long = _positions_run(full, full.class_text_features)
+    assert ran == [expected] and ran_full == [24]
+    torch.testing.assert_close(short[0], long[0], atol=1e-5, rtol=1e-5)
+
+    captions = ['a cat.', 'a red circle next to a blue square and a cat.']
+    ran, short = _positions_run(model, lambda: model.encode_captions(captions))
+    ran_full, long = _positions_run(full,
+                                    lambda: full.encode_captions(captions))
+    assert ran == [_last_eot(model, captions)] and ran_full == [24]
+    torch.testing.assert_close(short, long, atol=1e-5, rtol=1e-5)
 
 
 def test_random_clip_is_saved_whole():

@@ -2,7 +2,7 @@
 """In-process runs of tool configs for the reliability tests.
 
 ``build_runner_from`` builds a Runner from a config file the way
-``tools/train.py`` does (same launch helpers and checkpoint trust), in the
+``tools/train.py`` does (same launch helpers), in the
 test process, so a test pays the import of the OpenMMLab stack once.
 """
 import copy
@@ -18,7 +18,6 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmpretrain.registry import HOOKS
 
-from mmltml.utils.compat import trust_checkpoint
 from mmltml.utils.launch import build_runner, set_dataloader_defaults
 
 RESUMABLE_LOOP = 'ResumableEpochBasedTrainLoop'
@@ -110,7 +109,6 @@ def build_runner_from(cfg_path: str,
     if resume:
         cfg.resume = True
         cfg.load_from = None
-        trust_checkpoint(work_dir)
     set_dataloader_defaults(cfg)
     return build_runner(cfg)
 

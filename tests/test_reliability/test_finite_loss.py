@@ -49,8 +49,7 @@ def _train(work_dir, checkpoint, bad_step=6, bad=float('nan')):
         train_cfg=dict(by_epoch=True, max_epochs=3),
         default_hooks=dict(
             checkpoint=checkpoint, finite_loss=FiniteLossHook()),
-        experiment_name=osp.basename(work_dir),
-        default_scope='mmpretrain')  # as the configs (later tests' builds)
+        experiment_name=osp.basename(work_dir))
     with pytest.raises(FloatingPointError) as info:
         runner.train()
     return str(info.value)

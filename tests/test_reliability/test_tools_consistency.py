@@ -21,7 +21,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests._tiny_setup import (REPO_ROOT, free_port, make_ltml_subset,
+from tests._ports import free_port, launch_with_free_port
+from tests._tiny_setup import (REPO_ROOT, make_ltml_subset,
                                make_tiny_project, run_tool, smoke_config)
 from tests.test_reliability._utils import build_runner_from
 
@@ -176,11 +177,11 @@ custom_imports = dict(
 custom_hooks = [dict(type='SyncBuffersHook'),
                 dict(type='NaNLossOnRankHook', rank=1, at_iter=3)]
 """)
-    proc = subprocess.run(
+    proc = launch_with_free_port(lambda port: subprocess.run(
         ['bash', osp.join(TOOLS, 'dist_train.sh'), cfg, '2', '--work-dir',
          str(tmp_path / 'work')],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=300,
-        env=dict(os.environ, PYTHONPATH=REPO_ROOT, PORT=str(free_port())))
+        env=dict(os.environ, PYTHONPATH=REPO_ROOT, PORT=str(port))))
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0
     # 16 images, 2 ranks x batch 4: 2 iterations per epoch

@@ -274,8 +274,7 @@ def test_erm_loss_is_the_mean_over_batch_and_classes():
     the B x C elements, not mmpretrain's sum / B."""
     cfg = baseline_config('erm', 'coco-lt')
     model = build_model(cfg, depth=18, base_channels=8, stem_channels=8)
-    # an explicit scope: an earlier test may leave another scope current
-    model.neck = MODELS.build(dict(type='mmpretrain.LinearNeck',
+    model.neck = MODELS.build(dict(type='LinearNeck',
                                    in_channels=64, out_channels=256,
                                    gap_dim=2))
     model.eval()
@@ -323,7 +322,7 @@ def test_metafile_lists_every_baseline_with_consistent_results(tmp_path):
             assert not model.results  # not in our sources
             continue
         (result, ) = model.results
-        assert result.task == 'Image Classification'
+        assert result.task == 'Multi-Label Classification'
         dataset = model.name.rsplit('_', 1)[1]
         assert result.dataset == dataset.upper()
         metrics = result.metrics
@@ -371,7 +370,10 @@ def test_ap_and_group_map_report_side_by_side(workspace, monkeypatch):
     assert metrics['multi-label/mAP'] == pytest.approx(100 * len(present) /
                                                        20)
     assert metrics['lt/mAP'] == pytest.approx(100.0)
-    assert {'lt/mAP_head', 'lt/mAP_medium', 'lt/mAP_tail'} <= set(metrics)
+    # the fixture's 14 training images make every class a tail class: the
+    # empty head and medium groups are left out (never reported as NaN)
+    assert 'lt/mAP_tail' in metrics
+    assert not {'lt/mAP_head', 'lt/mAP_medium'} & set(metrics)
 
 
 def test_vsi_head_on_swin_trains_a_step(workspace, monkeypatch):
@@ -455,7 +457,9 @@ def test_smoke_train_db_focal_baseline(workspace, tmp_path):
     assert lrs[0] == pytest.approx(0.02 / 3, rel=1e-3)
     assert _logged(out, 'grad_norm'), 'gradient clipping is not active'
     for key in ('lt/mAP', 'lt/mAP_head', 'lt/mAP_medium', 'lt/mAP_tail'):
-        assert re.search(rf'{key}: ([0-9.]+|nan)', out), key
+        # an empty group is left out with the reason logged, never NaN
+        assert re.search(rf'{key}: [0-9.]+', out) or re.search(
+            rf'{key[3:]} is not reported: the \w+ group has', out), key
     assert osp.isfile(osp.join(tmp_path, 'work', 'epoch_1.pth'))
 
 

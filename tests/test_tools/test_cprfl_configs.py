@@ -399,7 +399,7 @@ def test_metafile_lists_every_config_with_consistent_results(tmp_path):
         assert model.weights is None and model.in_collection == 'CPRFL'
         for result in model.results or []:
             with_results.add(model.name)
-            assert result.task == 'Image Classification'
+            assert result.task == 'Multi-Label Classification'
             assert model.name.endswith(result.dataset.lower())
             m = result.metrics
             if set(m) == {'mAP'}:  # a figure that reports the total only

@@ -1,6 +1,7 @@
 # Copyright (c) mmltml contributors. All rights reserved.
-"""Compatibility fixes: checkpoint trust model, transformers 5, no
+"""Compatibility fixes: weights-only checkpoint loading, transformers 5, no
 pkg_resources, dataloader defaults."""
+import io
 import os
 import os.path as osp
 import pickle
@@ -8,10 +9,13 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.logging import HistoryBuffer
+from mmengine.logging import HistoryBuffer, MessageHub
+from mmengine.optim.scheduler import OneCycleLR, OneCycleParamScheduler
+from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmltml.utils import compat
 from mmltml.utils.launch import set_dataloader_defaults
@@ -19,71 +23,139 @@ from mmltml.utils.launch import set_dataloader_defaults
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-@pytest.fixture(autouse=True)
-def _no_trust(monkeypatch):
-    monkeypatch.setattr(compat, '_trusted_paths', set())
-    monkeypatch.delenv('MMLTML_TRUSTED_CHECKPOINTS', raising=False)
-
-
-def _full_checkpoint(path):
-    """A file shaped like an mmengine checkpoint (pickled objects)."""
+def _mmengine_checkpoint(path):
+    """What mmengine's Runner writes besides tensors: a message hub with
+    HistoryBuffers, numpy scalars in the meta and runtime info, the state of
+    a OneCycle scheduler (the only one holding a function)."""
+    hub = MessageHub(f'ckpt_{osp.basename(path)}')
+    for loss in (2.0, 1.0):
+        hub.update_scalar('train/loss', loss)
+    hub.update_scalar('val/lt/mAP', np.float64(45.5))
+    hub.update_info('best_score', np.float32(0.25))
+    hub.update_info('flags', np.array([True, False]))
+    weight = torch.nn.Parameter(torch.ones(2))
+    optimizer = torch.optim.SGD([weight], lr=0.1, momentum=0.9)
+    schedulers = [OneCycleLR(optimizer, eta_max=0.1, total_steps=10,
+                             anneal_strategy=s) for s in ('cos', 'linear')]
     torch.save(
-        dict(state_dict=dict(w=torch.ones(2)),
-             message_hub=dict(log=HistoryBuffer([1.0, 2.0], [1, 1]))), path)
+        dict(meta=dict(seed=np.int64(3), epoch=1,
+                       dataset_meta=dict(classes=('a', 'b'))),
+             state_dict=dict(w=weight.detach()),
+             optimizer=optimizer.state_dict(),
+             param_schedulers=[s.state_dict() for s in schedulers],
+             message_hub=hub.state_dict()), path)
 
 
-def test_weights_load_safely_without_trust(tmp_path):
-    path = str(tmp_path / 'weights.pth')
-    torch.save(dict(state_dict=dict(w=torch.arange(3.))), path)
-    loaded = compat.load_local_checkpoint(path)
-    torch.testing.assert_close(loaded['state_dict']['w'], torch.arange(3.))
+def test_mmengine_checkpoint_loads_weights_only(tmp_path):
+    path = str(tmp_path / 'epoch_1.pth')
+    _mmengine_checkpoint(path)
+    loaded = torch.load(path, weights_only=True)
+    buffer = loaded['message_hub']['log_scalars']['train/loss']
+    assert isinstance(buffer, HistoryBuffer)
+    assert buffer.mean() == 1.5 and buffer.current() == 1.0
+    assert loaded['meta']['seed'] == 3
+    assert loaded['meta']['seed'].dtype == np.int64
+    info = loaded['message_hub']['runtime_info']
+    assert info['best_score'] == np.float32(0.25)
+    np.testing.assert_array_equal(info['flags'], [True, False])
+    schedulers = loaded['param_schedulers']
+    assert schedulers[0]['anneal_func'] is OneCycleLR._annealing_cos
+    assert schedulers[1]['anneal_func'] is OneCycleLR._annealing_linear
+    # and through mmengine's own, unreplaced loader
+    assert _load_checkpoint(path)['meta']['epoch'] == 1
 
 
-def test_full_checkpoint_needs_trust(tmp_path):
-    path = str(tmp_path / 'run' / 'epoch_1.pth')
-    os.makedirs(osp.dirname(path))
-    _full_checkpoint(path)
-    with pytest.raises(pickle.UnpicklingError,
-                       match='MMLTML_TRUSTED_CHECKPOINTS'):
-        compat.load_local_checkpoint(path)
-    compat.trust_checkpoint(str(tmp_path / 'run'))  # a trusted work_dir
-    loaded = compat.load_local_checkpoint(path)
-    assert isinstance(loaded['message_hub']['log'], HistoryBuffer)
+def _pickled_globals(path):
+    """``module.name`` of every GLOBAL opcode in a torch zip checkpoint."""
+    import pickletools
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        data = archive.read(next(n for n in archive.namelist()
+                                 if n.endswith('data.pkl')))
+    return {arg.replace(' ', '.').replace('__builtin__.', 'builtins.')
+            for op, arg, _ in pickletools.genops(data) if op.name == 'GLOBAL'}
 
 
-def test_trust_by_environment_and_not_by_prefix(tmp_path, monkeypatch):
-    trusted, other = tmp_path / 'run', tmp_path / 'run2'
-    for d in (trusted, other):
-        d.mkdir()
-        _full_checkpoint(str(d / 'c.pth'))
-    monkeypatch.setenv('MMLTML_TRUSTED_CHECKPOINTS', str(trusted))
-    assert 'message_hub' in compat.load_local_checkpoint(
-        str(trusted / 'c.pth'))
-    with pytest.raises(pickle.UnpicklingError):  # 'run2' is not below 'run'
-        compat.load_local_checkpoint(str(other / 'c.pth'))
+def test_allowlist_covers_exactly_what_mmengine_writes(tmp_path):
+    """The allowlist (under numpy 2 names) is the set of globals of a real
+    mmengine checkpoint that torch does not allow by itself."""
+    path = str(tmp_path / 'c.pth')
+    _mmengine_checkpoint(path)
+    torch_allowed = set(torch._weights_only_unpickler._get_allowed_globals())
+    needed = _pickled_globals(path) - torch_allowed
+    names = set()
+    for entry in compat.checkpoint_safe_globals():
+        if isinstance(entry, tuple):
+            names.add(entry[1])
+        elif not entry.__name__.endswith('DType'):
+            names.add(f'{entry.__module__}.{entry.__qualname__}')
+    names = {n for n in names if not n.startswith('numpy.core.')}
+    assert needed == names
 
 
-def test_truncated_checkpoint_names_the_file(tmp_path):
-    path = str(tmp_path / 'cut.pth')
-    torch.save(dict(state_dict=dict(w=torch.randn(1000))), path)
-    with open(path, 'rb') as f:
-        data = f.read()
-    with open(path, 'wb') as f:
-        f.write(data[:len(data) // 2])
-    with pytest.raises(RuntimeError, match='cut.pth.*corrupt or truncated'):
-        compat.load_local_checkpoint(path)
-    with pytest.raises(FileNotFoundError):
-        compat.load_local_checkpoint(str(tmp_path / 'missing.pth'))
+def test_numpy1_checkpoint_names_load(tmp_path):
+    """numpy 1 pickles its scalars as ``numpy.core.multiarray.scalar``."""
+    buf = io.BytesIO()
+    torch.save(dict(seed=np.int64(7)), buf,
+               _use_new_zipfile_serialization=False)
+    old = buf.getvalue().replace(b'numpy._core.multiarray\n',
+                                 b'numpy.core.multiarray\n')
+    assert b'numpy.core.multiarray\n' in old
+    assert torch.load(io.BytesIO(old), weights_only=True)['seed'] == 7
 
 
-def test_mmengine_uses_the_trust_model(tmp_path):
-    from mmengine.runner.checkpoint import CheckpointLoader
-    path = str(tmp_path / 'full.pth')
-    _full_checkpoint(path)
+class _RunsCode:
+    """A pickle whose loading would run a shell command."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f'touch {self.marker}',))
+
+
+class _ReachesAttribute:
+    """A pickle that reaches an attribute through the allowed ``getattr``."""
+
+    def __init__(self, obj, name):
+        self.obj, self.name = obj, name
+
+    def __reduce__(self):
+        return (getattr, (self.obj, self.name))
+
+
+def test_code_running_pickle_refused(tmp_path):
+    path, marker = str(tmp_path / 'evil.pth'), tmp_path / 'ran'
+    torch.save(dict(state_dict=_RunsCode(marker)), path)
+    for load in (torch.load, _load_checkpoint):
+        with pytest.raises(pickle.UnpicklingError, match='system'):
+            load(path)
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize('obj,name', [(HistoryBuffer, '__init__'),
+                                      (OneCycleParamScheduler, 'step'),
+                                      (np.ndarray, 'tofile'),
+                                      (HistoryBuffer.mean, '__globals__')])
+def test_getattr_only_reaches_pickled_mmengine_methods(tmp_path, obj, name):
+    path = str(tmp_path / 'attr.pth')
+    torch.save(dict(x=_ReachesAttribute(obj, name)), path)
+    with pytest.raises(pickle.UnpicklingError, match='Refusing getattr'):
+        torch.load(path)
+
+
+def test_dtypes_outside_the_allowlist_refused(tmp_path):
+    """Object arrays are not something mmengine writes."""
+    path = str(tmp_path / 'objects.pth')
+    torch.save(dict(x=np.array([1, 'a'], dtype=object)), path)
     with pytest.raises(pickle.UnpicklingError):
-        CheckpointLoader.load_checkpoint(path)
-    compat.trust_checkpoint(path)
-    assert 'state_dict' in CheckpointLoader.load_checkpoint(path)
+        torch.load(path)
+
+
+def test_mmengine_loader_not_replaced():
+    from mmengine.runner.checkpoint import CheckpointLoader
+    assert CheckpointLoader._schemes[''].__module__ == \
+        'mmengine.runner.checkpoint'
 
 
 def _run_python(code, extra_path=''):
@@ -113,8 +185,17 @@ def transformers5_standin(tmp_path_factory):
 
 
 def test_plain_mmpretrain_breaks_with_transformers5(transformers5_standin):
+    """The breakage the guard fixes is real, and it is this one error:
+    mmpretrain's Hugging Face wrapper imports ``AutoConfig`` (absent from
+    the stand-in, as from transformers 5's top level)."""
     proc = _run_python('import mmpretrain.models', transformers5_standin)
-    assert proc.returncode != 0  # the breakage the guard fixes is real
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        "ImportError: cannot import name 'AutoConfig' from 'transformers'"
+    ), proc.stderr[-3000:]
+    assert osp.join('mmpretrain', 'models', 'utils', 'huggingface.py') in \
+        proc.stderr
 
 
 def test_mmltml_imports_with_transformers5(transformers5_standin):

@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+from tests._ports import launch_with_free_port
 from tests._tiny_setup import REPO_ROOT
 
 SCRIPT = textwrap.dedent("""
@@ -19,17 +20,10 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    import socket
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
 def test_finish_distributed_destroys_the_group():
-    proc = subprocess.run(
-        [sys.executable, '-c', SCRIPT.format(port=_free_port())],
+    proc = launch_with_free_port(lambda port: subprocess.run(
+        [sys.executable, '-c', SCRIPT.format(port=port)],
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=120,
-        env=dict(os.environ))
+        env=dict(os.environ)))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert 'initialized after: False' in proc.stdout

@@ -27,8 +27,9 @@ from mmpretrain.registry import DATASETS
 
 from mmltml.datasets import (LTMultiLabelDataset, compute_class_stats,
                              format_class_stats, load_class_stats)
-from mmltml.datasets.class_stats import _parse_ids
 from mmltml.datasets.image_check import iter_image_problems
+from mmltml.datasets.list_file import (image_key, iter_caption_file,
+                                       iter_list_file)
 from mmltml.utils.dataset_cfg import leaf_dataset_cfgs
 
 SPLITS = ('train', 'val', 'test')
@@ -100,60 +101,29 @@ class DatasetChecker:
     def _check_list_lines(self, ann_file: str, num_classes: int,
                           test_mode: bool
                           ) -> List[Tuple[int, str, Optional[List[int]]]]:
-        """Every line's labels; ``ids`` is None for an invalid line."""
-        entries, first_line = [], {}
-        with open(ann_file, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                tokens = line.split()
-                if not tokens:
-                    continue
-                where = f'{ann_file}, line {lineno}'
-                rel = tokens[0]
-                if rel in first_line:
-                    self.problem(f'{where}: duplicate image {rel!r} (first '
-                                 f'on line {first_line[rel]})')
-                    continue
-                first_line[rel] = lineno
-                try:
-                    ids = _parse_ids(tokens[1:], num_classes, where)
-                except ValueError as error:
-                    self.problem(str(error))
-                    ids = None
-                if ids == [] and not test_mode:
-                    self.problem(f'{where}: training image {rel!r} has no '
-                                 'labels')
-                entries.append((lineno, rel, ids))
-        return entries
+        """Every line's labels (the dataset's reader, reporting every
+        problem); ``ids`` is None for an invalid line."""
+        return list(iter_list_file(ann_file, num_classes,
+                                   allow_unlabelled=test_mode,
+                                   on_error=self.problem))
 
     def _check_captions(self, dataset: LTMultiLabelDataset,
                         images: set) -> None:
         path = dataset.caption_file
-        listed = {osp.normpath(rel) for rel in images}
         if not osp.isfile(path):
             self.problem(f'{path}: caption file not found')
             return
-        captioned: Dict[str, int] = {}
-        with open(path, encoding='utf-8') as f:
-            for lineno, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                where = f'{path}, line {lineno}'
-                parts = line.strip().split(None, 1)
-                key = osp.normpath(parts[0])
-                if len(parts) != 2:
-                    self.problem(f'{where}: expected "<image path> '
-                                 f'<caption>", got {line.strip()!r}')
-                elif key in captioned:
-                    self.problem(f'{where}: second caption for image '
-                                 f'{parts[0]!r} (first on line '
-                                 f'{captioned[key]})')
-                elif key not in listed:
-                    self.problem(f'{where}: caption for image {parts[0]!r}, '
-                                 f'which is not in {dataset.ann_file}')
-                captioned.setdefault(key, lineno)
+        listed = {image_key(rel) for rel in images}
+        captioned = set()
+        for entry in iter_caption_file(path, on_error=self.problem):
+            captioned.add(entry.key)
+            if entry.key not in listed:
+                self.problem(f'{path}, line {entry.lineno}: caption for '
+                             f'image {entry.path!r}, which is not in '
+                             f'{dataset.ann_file}')
         if dataset.require_captions:
             for rel in sorted(images):
-                if osp.normpath(rel) not in captioned:
+                if image_key(rel) not in captioned:
                     self.problem(f'{path}: no caption for image {rel!r} of '
                                  f'{dataset.ann_file}')
 

@@ -13,6 +13,7 @@ import sys
 
 import mmltml  # noqa: F401  (compat fixes, registration)
 from mmltml.apis import MultiLabelInferencer
+from mmltml.datasets.image_check import iter_image_problems
 
 
 def parse_args() -> argparse.Namespace:
@@ -30,8 +31,21 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
+def check_images(paths) -> int:
+    """Print each unreadable image (missing, empty, undecodable, truncated)
+    to stderr, naming it; return how many there are."""
+    bad = [(idx, path, problem) for idx, (path, problem) in enumerate(
+        iter_image_problems(paths), 1) if problem]
+    for idx, path, problem in bad:
+        print(f'error: image {path} (argument {idx} of the images) '
+              f'{problem}', file=sys.stderr)
+    return len(bad)
+
+
 def main() -> None:
     args = parse_args()
+    if check_images(args.images):
+        sys.exit(1)
     pretrained = False if args.checkpoint == 'none' else args.checkpoint
     inferencer = MultiLabelInferencer(args.config, pretrained=pretrained,
                                       device=args.device, thr=args.thr,

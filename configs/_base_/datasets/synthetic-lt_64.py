@@ -28,6 +28,7 @@ test_pipeline = [dict(type='LoadImageFromFile'), dict(type='PackInputs')]
 train_dataloader = dict(
     batch_size=32,
     num_workers=0,
+    persistent_workers=False,  # torch refuses it without workers
     dataset=dict(
         type=dataset_type,
         data_root=data_root,
@@ -38,6 +39,7 @@ train_dataloader = dict(
 val_dataloader = dict(
     batch_size=128,
     num_workers=0,
+    persistent_workers=False,
     dataset=dict(
         type=dataset_type,
         data_root=data_root,

@@ -7,6 +7,9 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
+from mmltml.datasets.list_file import read_list_file
+from mmltml.datasets.lt_multi_label import LTMultiLabelDataset
+
 #: ``(where the number comes from, the number)``
 Source = Tuple[str, int]
 
@@ -68,6 +71,26 @@ class ClassCountCheckHook(Hook):
                 self._mismatch('validation', val_set, reference +
                                self._metric_sources(runner.val_loop)))
         self._raise(errors)
+        if runner.val_loop is not None:
+            self._check_statistics_split(train_set, runner.val_loop)
+
+    @staticmethod
+    def _check_statistics_split(train_set, loop) -> None:
+        """Let metrics refuse class statistics that count more images than
+        the training list (``check_training_split`` of ``GroupMAP``)."""
+        inner = train_set
+        while not hasattr(inner, 'ann_file') and hasattr(inner, 'dataset'):
+            inner = inner.dataset
+        ann_file = getattr(inner, 'ann_file', None)
+        if not isinstance(inner, LTMultiLabelDataset) or not ann_file:
+            return
+        metrics = getattr(getattr(loop, 'evaluator', None), 'metrics', [])
+        checks = [m.check_training_split for m in metrics
+                  if hasattr(m, 'check_training_split')]
+        if checks:
+            num_images = len(read_list_file(ann_file))
+            for check in checks:
+                check(num_images, ann_file)
 
     def before_val(self, runner) -> None:
         """Check the validation set against the model and metrics."""

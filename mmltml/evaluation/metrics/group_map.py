@@ -108,7 +108,14 @@ class GroupMAP(BaseMetric):
 
     Classes with no positive in the evaluation set (``empty_class``):
     ``'exclude'`` (default) leaves them out of every mean and lists them;
-    ``'zero'`` gives them AP 0, like sklearn and mmpretrain.
+    ``'zero'`` gives them AP 0, like sklearn and mmpretrain. A group with
+    no evaluable class is left out of the results (its reason is logged),
+    never reported as NaN.
+
+    The statistics must be the training split's: statistics equal to the
+    evaluated set's own positives per class are refused, and so (checked
+    by ``ClassCountCheckHook`` before training) are statistics that count
+    more images than the training list.
 
     Args:
         class_stats (str | dict, optional): Training statistics, any source
@@ -205,7 +212,12 @@ class GroupMAP(BaseMetric):
 
         Returns:
             dict[str, float]: ``mAP``, ``mAP_head``, ``mAP_medium`` and
-            ``mAP_tail``; NaN for a group without evaluable classes.
+            ``mAP_tail``; a group without evaluable classes is left out
+            (and the reason logged), never reported as NaN.
+
+        Raises:
+            ValueError: If the class statistics are the evaluated set's own
+                label counts (see :meth:`check_training_split`).
         """
         pred = torch.stack([r['pred_score'] for r in results]).double()
         target = torch.stack([r['gt_score'] for r in results])
@@ -215,6 +227,7 @@ class GroupMAP(BaseMetric):
                              f'class statistics have {num_classes}')
         self._warn_if_softmax(pred)
         num_pos = (target > 0).sum(0).numpy()
+        self._refuse_stats_of_evaluated_split(num_pos)
         ap = classwise_average_precision(pred.numpy(), target.numpy())
         if self.empty_class == 'zero':
             ap = np.nan_to_num(ap, nan=0.0)
@@ -222,6 +235,58 @@ class GroupMAP(BaseMetric):
         self._log_table(metrics, ap, num_pos)
         if self.dump_dir is not None:
             self._dump(ap, num_pos)
+        return self._drop_empty_groups(metrics)
+
+    def check_training_split(self, num_train_images: int,
+                             source: str) -> None:
+        """Refuse class statistics that count more images than the
+        training list has: they cannot be the training split's (e.g.
+        ``class_stats`` pointed at the test list). Called by
+        :class:`~mmltml.engine.hooks.ClassCountCheckHook` before training.
+
+        Args:
+            num_train_images (int): Images of the training list.
+            source (str): The training list, for the message.
+
+        Raises:
+            ValueError: If the statistics count more images.
+        """
+        num = self.stats.get('num_images')
+        if num is not None and num > num_train_images:
+            raise ValueError(
+                f'GroupMAP: the class statistics count {num} images, more '
+                f'than the {num_train_images} of the training list {source}'
+                ': they are not the training split\'s (is class_stats the '
+                'test or validation list?)')
+
+    def _refuse_stats_of_evaluated_split(self, num_pos: np.ndarray) -> None:
+        """Refuse class statistics equal to the evaluated set's own
+        positives per class: the groups would be those of the evaluated
+        split, not of the training split."""
+        if np.array_equal(num_pos, np.asarray(self.stats['class_freq'])):
+            raise ValueError(
+                'GroupMAP: the class statistics are the label counts of the '
+                'evaluated set itself (every class_freq equals its positives '
+                'in this set), not those of the training split: point '
+                'class_stats at the training list')
+
+    def _drop_empty_groups(self, metrics: Dict[str, float]
+                           ) -> Dict[str, float]:
+        """Leave out the groups without an evaluable class, logging why
+        (a group with no class, or whose classes have no positive in the
+        evaluated set)."""
+        for name in GROUP_NAMES:
+            key = f'mAP_{name}'
+            if np.isfinite(metrics[key]):
+                continue
+            idx = self.stats['groups'][name]
+            reason = (f'has no class (thresholds '
+                      f'{self.stats["thresholds"]})' if not idx else
+                      f'has {len(idx)} classes but none with a positive in '
+                      'the evaluated set')
+            print_log(f'GroupMAP: {key} is not reported: the {name} group '
+                      f'{reason}', logger='current', level=logging.WARNING)
+            del metrics[key]
         return metrics
 
     def _group_means(self, ap: np.ndarray) -> Dict[str, float]:

@@ -235,14 +235,19 @@ class CLIPPromptBackbone(BaseModule):
         """Frozen text-encoder features [B, E] of captions, cached.
 
         Each distinct caption is encoded once per run (the encoder is
-        frozen), then served from a CPU cache.
+        frozen), then served from a CPU cache. It is encoded alone (a batch
+        of one): batched matrix products may round differently with other
+        batch sizes, and a caption's feature must not depend on which
+        captions it first met in a batch, which differs between a run and
+        the same run resumed from a checkpoint (the cache is not saved).
         """
         missing = [c for c in dict.fromkeys(captions)
                    if c not in self._caption_cache]
         self.caption_cache_misses += len(missing)
         self.caption_cache_hits += len(captions) - len(missing)
         if missing:
-            feats = self.encode_texts(missing).cpu()
+            feats = torch.cat([self.encode_texts([c]) for c in missing])
+            feats = feats.cpu()
             self._caption_cache.update(zip(missing, feats))
         device = self.clip.logit_scale.device
         return torch.stack([self._caption_cache[c] for c in captions]).to(

@@ -1,0 +1,122 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""docs/benchmarks.md states the figures recorded in docs/benchmarks.yml,
+and every ratio it derives from them (speed-ups, images/s, FLOP sums) is
+what the raw figures give."""
+import os.path as osp
+
+import yaml
+from mmengine.config import Config
+
+from tests._tiny_setup import REPO_ROOT
+
+DOC = osp.join(REPO_ROOT, 'docs', 'benchmarks.md')
+DATA = osp.join(REPO_ROOT, 'docs', 'benchmarks.yml')
+METRICS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail')
+
+
+def _load():
+    with open(DOC) as f:
+        doc = f.read()
+    with open(DATA) as f:
+        return doc, yaml.safe_load(f)
+
+
+def _table(text, header):
+    """Rows (lists of cells) of the markdown table under ``header``."""
+    lines = text.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(header))
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith('|'):
+            break
+        rows.append([cell.strip() for cell in line.strip('|').split('|')])
+    return rows
+
+
+def _flat(text):
+    return ' '.join(text.split())
+
+
+def test_cpu_step_table_is_the_recorded_run():
+    doc, data = _load()
+    cpu = data['cpu_vitb16_lmpt_coco-lt']
+    rows = _table(doc, '| path | image ms | text ms |')
+    labels = {'plain': 'plain (uncached, {} tokens)',
+              'optimised': 'optimised (cached, {} tokens)'}
+    assert len(rows) == len(labels)
+    for cells, (path, label) in zip(rows, labels.items()):
+        step = cpu['steps'][path]
+        images_per_s = cpu['batch_size'] / (step['total_ms'] / 1e3)
+        assert cells == [
+            label.format(step['text_tokens']), f"{step['image_ms']:.1f}",
+            f"{step['text_ms']:.1f}", f"{step['loss_ms']:.1f}",
+            f"{step['backward_step_ms']:.1f}", f"{step['total_ms']:.1f}",
+            f'{images_per_s:.2f}', str(step['peak_rss_mib'])
+        ], path
+
+
+def test_cpu_figures_follow_from_the_recorded_run():
+    doc, data = _load()
+    cpu = data['cpu_vitb16_lmpt_coco-lt']
+    steps, epoch, flops = cpu['steps'], cpu['epoch'], cpu['flops']
+    figures = {cells[0]: cells[1] for cells in _table(
+        doc, '| figure | measured | target')}
+
+    speedup = steps['plain']['total_ms'] / steps['optimised']['total_ms']
+    assert figures['optimised step vs plain step'].startswith(
+        f'**{speedup:.2f}x**')
+    epoch_ratio = epoch['uncached_epoch_s'] / epoch['cached_epoch_s']
+    epoch_key = ('COCO-LT-sized epoch, cached vs uncached (extrapolated: '
+                 f"{epoch['uncached_epoch_s']} s vs "
+                 f"{epoch['cached_epoch_s']} s)")
+    assert figures[epoch_key].startswith(f'**{epoch_ratio:.1f}x**')
+
+    uncached = flops['uncached_image_t'] + flops['uncached_text_t']
+    flop_ratio = uncached / flops['cached_t']
+    flop_key = (f'the same epoch in counted FLOPs ({uncached:.1f} T vs '
+                f"{flops['cached_t']} T)")
+    assert figures[flop_key] == f'**{flop_ratio:.1f}x**'
+    image_t = epoch['train_images'] * flops['image_tower_gflop_per_image']
+    assert round(image_t / 1e3, 1) == flops['uncached_image_t']
+
+    assert figures['evaluation of 5,000 cached test images'] == \
+        f"**{cpu['eval_5000_cached_s']} s**"
+    diff = cpu['max_abs_diff']
+    assert figures['max abs difference, logits / loss (plain vs optimised)'] \
+        == f"{diff['logits']:.1e} / {diff['loss']:.1e}".replace('e-0', 'e-')
+
+    text = _flat(doc)
+    assert (f"{epoch['train_images']:,} image-encoder passes "
+            f"({flops['uncached_image_t']} T)") in text
+    assert f"at 77 tokens ({flops['uncached_text_t']} T)" in text
+    assert (f"{uncached:.1f} / {flops['cached_t']} = "
+            f'**{flop_ratio:.1f}x**') in text
+    assert f"{flops['image_tower_gflop_per_image']} GFLOP per image" in text
+
+
+def test_end_to_end_table_is_the_recorded_run():
+    doc, data = _load()
+    run = data['end_to_end_synthetic_lmpt']
+    rows = {cells[0]: cells[1:] for cells in _table(
+        doc, '| path | wall s | total |')}
+    assert rows.keys() == {'reference', 'fast'}
+    for path, cells in rows.items():
+        assert cells == [f"{run[path]['wall_s']}"] + [
+            f'{run[path][k]:.2f}' for k in METRICS], path
+    text = _flat(doc)
+    ratio = run['reference']['wall_s'] / run['fast']['wall_s']
+    assert f'{ratio:.2f}x end to end' in text
+    assert 'with identical final tables' in text
+    assert all(run['reference'][k] == run['fast'][k] for k in METRICS)
+    # the benchmark's size, as configs/synthetic/README.md records it
+    assert (f"{run['train_images']} training and {run['test_images']} test "
+            'images') in text
+    with open(osp.join(REPO_ROOT, 'configs', 'synthetic', 'README.md')) as f:
+        synthetic = _flat(f.read())
+    assert f"({run['train_images']} images)" in synthetic
+    assert f"{run['test_images']} images)" in synthetic
+    schedule = Config.fromfile(osp.join(
+        REPO_ROOT, 'configs', 'synthetic',
+        'lmpt_tinyclip_synthetic.py')).train_cfg
+    assert (f'({schedule.max_epochs} epochs, evaluation every '
+            f'{schedule.val_interval},') in text
