@@ -120,3 +120,27 @@ def test_end_to_end_table_is_the_recorded_run():
         'lmpt_tinyclip_synthetic.py')).train_cfg
     assert (f'({schedule.max_epochs} epochs, evaluation every '
             f'{schedule.val_interval},') in text
+
+
+def test_realscale_table_is_the_recorded_run():
+    doc, data = _load()
+    tier = data['realscale_tier']
+    rows = _table(doc, '| config | step | wall s | peak RSS MiB |')
+    assert len(rows) == len(tier['runs'])
+    config = None
+    for cells, run in zip(rows, tier['runs']):
+        config = cells[0] or config  # a blank cell continues the config
+        assert [config] + cells[1:4] == [
+            run['config'], run['step'], f"{run['wall_s']}",
+            str(run['peak_rss_mib'])
+        ]
+    text = _flat(doc)
+    tool_s = sum(run['wall_s'] for run in tier['runs'])
+    for key in ('pytest_wall_s', 'generated_lists_pytest_wall_s'):
+        minutes, seconds = divmod(round(tier[key]), 60)
+        assert f'{minutes} min {seconds} s' in text, key
+    assert (f"({tier['tests']} tests) took" in text
+            and f'({tool_s:.1f} s of tool runs)' in text)
+    peaks = tier['generated_lists_peak_rss_mib']
+    assert (f"(CPRFL training {peaks['cprfl_train']} MiB, the ViT-B/16 runs "
+            f"{min(peaks['vitb16'])} to {max(peaks['vitb16'])} MiB)") in text
