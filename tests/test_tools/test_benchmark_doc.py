@@ -120,3 +120,37 @@ def test_end_to_end_table_is_the_recorded_run():
         'lmpt_tinyclip_synthetic.py')).train_cfg
     assert (f'({schedule.max_epochs} epochs, evaluation every '
             f'{schedule.val_interval},') in text
+
+
+def test_realscale_table_is_the_recorded_run():
+    doc, data = _load()
+    tier = data['realscale_tier']
+    rows = _table(doc, '| config | step | wall s | peak RSS MiB |')
+    assert len(rows) == len(tier['runs'])
+    config = None
+    for cells, run in zip(rows, tier['runs']):
+        config = cells[0] or config  # a blank cell continues the config
+        assert [config] + cells[1:4] == [
+            run['config'], run['step'], f"{run['wall_s']}",
+            str(run['peak_rss_mib'])
+        ]
+    text = _flat(doc)
+    tool_s = sum(run['wall_s'] for run in tier['runs'])
+    assert (f"({tier['tests']} tests) took {_min_s(tier['pytest_wall_s'])} "
+            f'({tool_s:.1f} s of tool runs)') in text
+    loaded = _min_s(tier['loaded_pytest_wall_s'])
+    generated = _min_s(tier['generated_lists_pytest_wall_s'])
+    assert (f'took up to {loaded}, with the official lists, and '
+            f'{generated} without them') in text
+    cprfl, vit = tier['cprfl_train_peak_rss_mib'], tier['vitb16_peak_rss_mib']
+    assert (f'(CPRFL training {min(cprfl)} to {max(cprfl)} MiB over the '
+            f'three runs, the ViT-B/16 runs {vit[0]} to {vit[1]} MiB)') in text
+    peaks = [run['peak_rss_mib'] for run in tier['runs']]
+    assert max(cprfl) in peaks and vit[1] == max(
+        run['peak_rss_mib'] for run in tier['runs']
+        if 'ViT-B/16' in run['config'])
+
+
+def _min_s(seconds):
+    minutes, rest = divmod(round(seconds), 60)
+    return f'{minutes} min {rest} s'

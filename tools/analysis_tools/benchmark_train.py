@@ -924,23 +924,13 @@ def reference_config(cfg: Config) -> Config:
     return cfg
 
 
-def write_fake_image(path: str, size: Tuple[int, int],
-                     rng: np.random.Generator) -> None:
-    """A JPEG of smooth random colours (upsampled noise; about 37 KB at
-    640 x 480, decoded like a photo, not incompressible noise)."""
-    from PIL import Image
-    low = rng.integers(0, 256, (12, 16, 3), dtype=np.uint8)
-    image = Image.fromarray(low).resize(size, Image.BICUBIC)
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    image.save(path, format='JPEG', quality=90)  # whatever the extension
-
-
 def use_fake_images(cfg: Config, root: str, size: Tuple[int, int]) -> int:
     """Point every dataset of ``cfg`` at stand-in images under ``root``
     and write the missing ones; returns how many were written."""
     from mmpretrain.registry import DATASETS
 
     from mmltml.utils.dataset_cfg import leaf_dataset_cfgs
+    from mmltml.utils.stand_in_images import write_stand_in_jpeg
     rng = np.random.default_rng(0)
     nodes = [
         node for name in LOADERS if cfg.get(name)
@@ -956,7 +946,7 @@ def use_fake_images(cfg: Config, root: str, size: Tuple[int, int]) -> int:
         for index in range(len(dataset)):
             path = dataset.get_data_info(index)['img_path']
             if not osp.exists(path):
-                write_fake_image(path, size, rng)
+                write_stand_in_jpeg(path, size, rng)
                 written += 1
     return written
 
