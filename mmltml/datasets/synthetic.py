@@ -36,6 +36,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
+from mmltml.datasets.class_stats import split_groups
+
 GENERATOR_VERSION = '1.0'
 
 COLOURS: Dict[str, Tuple[int, int, int]] = {
@@ -286,11 +288,10 @@ def _write_split(root: str, split: str, label_sets: List[List[int]],
     return records
 
 
-def _group_counts(counts: np.ndarray) -> Dict[str, int]:
-    return dict(
-        head=int((counts >= 100).sum()),
-        medium=int(((counts >= 20) & (counts < 100)).sum()),
-        tail=int((counts < 20).sum()))
+def _group_counts(counts: Sequence[int]) -> Dict[str, int]:
+    """Number of head / medium / tail classes (the default thresholds of
+    :func:`~mmltml.datasets.class_stats.split_groups`)."""
+    return {name: len(idx) for name, idx in split_groups(counts).items()}
 
 
 def _file_digest(root: str, names: Sequence[str]) -> str:
@@ -325,7 +326,7 @@ def _build(root: str, params: dict) -> dict:
             np.concatenate(label_sets), minlength=len(names))
         meta[f'num_{split}_images'] = len(label_sets)
         meta[f'{split}_class_counts'] = counts.tolist()
-    meta['groups'] = _group_counts(np.array(meta['train_class_counts']))
+    meta['groups'] = _group_counts(meta['train_class_counts'])
     meta['list_sha256'] = _file_digest(
         root, ['labels.txt', 'train.txt', 'test.txt', 'captions.txt'])
     with open(osp.join(root, 'meta.json'), 'w') as f:
