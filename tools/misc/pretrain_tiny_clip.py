@@ -35,9 +35,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 
-from mmltml.datasets.synthetic import (BACKGROUNDS, class_names, image_rng,
-                                       join_objects, make_caption,
-                                       render_image, sample_label_sets)
+from mmltml.benchmarks.synthetic import (BACKGROUNDS, class_names,
+                                         image_rng, join_objects,
+                                         make_caption, render_image,
+                                         sample_label_sets)
 from mmltml.datasets.class_stats import split_groups
 from mmltml.evaluation.metrics.group_map import classwise_average_precision
 from mmltml.models.utils.clip_loader import build_tokenizer
@@ -333,7 +334,7 @@ def save(model: nn.Module, path: str, record: dict) -> None:
 
 
 def main() -> None:
-    from mmltml.datasets.synthetic import generate_synthetic_lt
+    from mmltml.benchmarks.synthetic import generate_synthetic_lt
     args = parse_args()
     if args.seed == args.bench_seed:
         raise ValueError('pre-training must not use the benchmark seed')

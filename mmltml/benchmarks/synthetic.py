@@ -30,13 +30,13 @@ import json
 import os
 import os.path as osp
 import shutil
-import uuid
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from mmltml.datasets.class_stats import split_groups
+from mmltml.utils.atomic_file import fsync_dir, temp_path_for
 
 GENERATOR_VERSION = '1.0'
 
@@ -350,7 +350,7 @@ def _matches(meta: Optional[dict], params: dict) -> bool:
 
 def _move_aside(path: str) -> None:
     """Rename ``path`` out of the way, then delete it."""
-    trash = f'{path}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    trash = temp_path_for(path)
     try:
         os.rename(path, trash)
     except FileNotFoundError:  # another process moved it already
@@ -363,6 +363,7 @@ def _move_into_place(tmp_dir: str, out_dir: str, params: dict) -> None:
     for _ in range(3):
         try:
             os.rename(tmp_dir, out_dir)
+            fsync_dir(osp.dirname(out_dir))
             return
         except OSError:  # out_dir exists and is not empty
             if _matches(read_meta(out_dir), params):
@@ -408,8 +409,7 @@ def generate_synthetic_lt(out_dir: str,
             raise FileExistsError(
                 f'{out_dir} is not empty and holds no synthetic benchmark '
                 '(meta.json); choose another directory.')
-        tmp_dir = (f'{out_dir}.tmp-{os.getpid()}-'
-                   f'{uuid.uuid4().hex[:8]}')
+        tmp_dir = temp_path_for(out_dir)
         os.makedirs(tmp_dir)
         try:
             _build(tmp_dir, params)

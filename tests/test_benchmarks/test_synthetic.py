@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from mmltml.datasets.synthetic import (class_names, generate_synthetic_lt,
-                                       long_tailed_counts, sample_label_sets)
+from mmltml.benchmarks.synthetic import (class_names, generate_synthetic_lt,
+                                         long_tailed_counts,
+                                         sample_label_sets)
 from mmltml.models.utils.tiny_clip import TINY_CLIP_CFG, TINY_CLIP_CHECKPOINT
 
 # a small benchmark keeps these tests fast (defaults: 64 px, 400/4/80)
