@@ -11,7 +11,7 @@ logits :math:`z \in R^{B\times C}`, labels :math:`y \in \{0,1\}^{B\times C}`,
 
 Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
 
-- ``'rebalance'`` (paper Eqs. 2-5, R-BCE Eq. 6): repeat rate
+- ``'rebalance'`` (the paper's re-balanced weighting, R-BCE): repeat rate
   :math:`R^k = \sum_j y_{kj} / n_j` (:math:`\propto P^I(x^k)`),
   :math:`r_{ki} = (1/n_i) / R^k` for *every* class (positives and negatives),
   smoothed as :math:`\hat r_{ki} = \alpha + \sigma(\beta (r_{ki} - \mu))`
@@ -27,7 +27,7 @@ Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
   ``'by_batch'`` by the batch maximum (no effect without re-weighting).
 
 Negative-tolerant regularisation ``logit_reg=dict(neg_scale=lambda,
-init_bias=kappa)`` (paper Eqs. 7-8, NTR), in the code's convention:
+init_bias=kappa)`` (NTR), in the code's convention:
 :math:`b_i = -(\kappa/\lambda)\log(N/n_i - 1) = (\kappa/\lambda)
 \mathrm{logit}(p_i)`, :math:`s = z + b` (only if ``init_bias`` is a key),
 then (only if ``neg_scale`` is a key) :math:`s' = y s + (1-y) \lambda s` and
@@ -37,18 +37,17 @@ then (only if ``neg_scale`` is a key) :math:`s' = y s + (1-y) \lambda s` and
 Loss per element, :math:`\ell = \mathrm{BCE}(s', y)`:
 
 - focal off: :math:`w' \ell`;
-- focal on, ``focal_reduction='element'`` (DB, paper Eq. 9 with focal):
+- focal on, ``focal_reduction='element'`` (DB-Focal):
   :math:`\mathrm{bp}\,(1 - e^{-\ell})^{\gamma}\, w' \ell`;
 - focal on, ``focal_reduction='batch'`` (LMPT's port, whose inner BCE is
   already averaged): :math:`\mathrm{bp}\,(1 - e^{-\bar\ell})^{\gamma}\, w'
   \ell` with :math:`\bar\ell` the unweighted mean of :math:`\ell` over the
   B x C elements; its mean over elements is LMPT's loss.
 
-The modulating factor is not detached (as in the official code). Equation
-numbers are those of the ECCV 2020 paper as we recall them (not re-checked
-against the PDF here); the formulas follow the official code, which is
-authoritative where the paper differs (e.g. the sign and the 1/lambda of
-the prior bias).
+The modulating factor is not detached (as in the official code). The
+parts are named as in the ECCV 2020 paper; the formulas follow the official
+code, which is authoritative where the paper differs (e.g. the sign and the
+1/lambda of the prior bias).
 """
 import copy
 from typing import Dict, Optional, Sequence, Tuple, Union
