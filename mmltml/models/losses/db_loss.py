@@ -302,13 +302,15 @@ class DBLoss(nn.Module):
     dict(neg_scale=5.0, init_bias=0.1) crashes without re-weighting). The
     settings of the DB paper (BCE, RW, focal, CB-focal, R-BCE-Focal and
     DB-Focal of COCO-LT / VOC-LT) are config fragments in
-    ``configs/_base_/losses/``, each setting every option.
+    ``configs/_base_/losses/``, each setting every option; the paper's
+    samplers (class-aware for RS, R-BCE-Focal and DB-Focal) are not part of
+    the loss.
 
     Config example (COCO-LT DB-Focal, statistics from the train list)::
 
         _base_ = [..., '../_base_/losses/db-focal_coco-lt.py']
         model = dict(head=dict(loss=dict(
-            _base_.db_loss,
+            _base_.db_focal_coco_lt_loss,
             class_stats=dict(ann_file='data/coco/coco_lt_train.txt',
                              label_file='data/coco/coco_labels.txt'))))
 
