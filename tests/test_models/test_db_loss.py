@@ -16,7 +16,6 @@ import zlib
 
 import pytest
 import torch
-
 from mmengine.config import Config
 
 from mmltml.models.losses import OPTION_DEFAULTS, DBLoss

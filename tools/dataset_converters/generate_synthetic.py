@@ -9,8 +9,8 @@ Example::
 import argparse
 import time
 
-from mmltml.datasets.class_stats import split_groups
 from mmltml.benchmarks.synthetic import class_names, generate_synthetic_lt
+from mmltml.datasets.class_stats import split_groups
 
 
 def parse_args() -> argparse.Namespace:
