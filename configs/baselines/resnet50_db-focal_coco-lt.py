@@ -7,14 +7,15 @@ _base_ = [
     '../_base_/models/resnet50_pfc.py',
     '../_base_/datasets/coco-lt_resnet-224.py',
     '../_base_/schedules/sgd-steplr-8e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/losses/db-focal_coco-lt.py'
 ]
 
 model = dict(
     head=dict(
         num_classes=_base_.num_classes,
         loss=dict(
-            preset='db_focal_coco_lt',
+            _base_.db_focal_coco_lt_loss,
             class_stats=_base_.class_stats)))
 
 # Class-aware sampling as in the official code: 3 images per class draw,

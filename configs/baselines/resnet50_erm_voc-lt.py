@@ -10,4 +10,4 @@ _base_ = [
 model = dict(
     head=dict(
         num_classes=_base_.num_classes,
-        loss=dict(preset='bce')))
+        loss=_base_.bce_loss))

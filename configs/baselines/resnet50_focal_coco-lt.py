@@ -5,10 +5,11 @@ _base_ = [
     '../_base_/models/resnet50_pfc.py',
     '../_base_/datasets/coco-lt_resnet-224.py',
     '../_base_/schedules/sgd-steplr-8e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/losses/focal.py'
 ]
 
 model = dict(
     head=dict(
         num_classes=_base_.num_classes,
-        loss=dict(preset='focal')))
+        loss=_base_.focal_loss))

@@ -10,7 +10,7 @@ _base_ = [
 model = dict(
     head=dict(
         num_classes=_base_.num_classes,
-        loss=dict(preset='bce')))
+        loss=_base_.bce_loss))
 
 # Class-aware sampling as in the official code: 3 images per class draw,
 # floor(max_c n_c * C / 4) samples per epoch, the incomplete last batch

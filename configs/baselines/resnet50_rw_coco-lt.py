@@ -5,12 +5,13 @@ _base_ = [
     '../_base_/models/resnet50_pfc.py',
     '../_base_/datasets/coco-lt_resnet-224.py',
     '../_base_/schedules/sgd-steplr-8e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/losses/rw-sqrt-inv.py'
 ]
 
 model = dict(
     head=dict(
         num_classes=_base_.num_classes,
         loss=dict(
-            preset='rw_sqrt_inv',
+            _base_.rw_sqrt_inv_loss,
             class_stats=_base_.class_stats)))

@@ -12,7 +12,7 @@ model = dict(
     caption_max_chars=75,
     backbone=dict(classnames='coco-lt'),
     head=dict(
-        loss=dict(preset='db_focal_coco_lt', class_stats=_base_.class_stats),
+        loss=dict(class_stats=_base_.class_stats),
         cse_loss=dict(class_stats=_base_.class_stats)))
 
 optim_wrapper = dict(optimizer=dict(lr=1e-4))

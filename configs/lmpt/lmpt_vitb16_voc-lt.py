@@ -3,7 +3,8 @@
 _base_ = [
     '../_base_/models/lmpt_vitb16.py',
     '../_base_/datasets/voc-lt_clip-224.py',
-    '../_base_/schedules/sgd-coslr-30e.py', '../_base_/default_runtime.py'
+    '../_base_/schedules/sgd-coslr-30e.py', '../_base_/default_runtime.py',
+    '../_base_/losses/db-focal_voc-lt.py'
 ]
 
 # The CSE loss reads the first 75 characters of each caption line, as the
@@ -12,7 +13,8 @@ model = dict(
     caption_max_chars=75,
     backbone=dict(classnames='voc-lt'),
     head=dict(
-        loss=dict(preset='db_focal_voc_lt', class_stats=_base_.class_stats),
+        loss=dict(
+            _base_.db_focal_voc_lt_loss, class_stats=_base_.class_stats),
         cse_loss=dict(class_stats=_base_.class_stats)))
 
 optim_wrapper = dict(optimizer=dict(lr=5e-4))

@@ -5,7 +5,8 @@
 # illustrative, not tuned.
 _base_ = [
     '../_base_/datasets/coco-lt_resnet-224.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/losses/db-focal_coco-lt.py'
 ]
 
 checkpoint = 'https://download.openmmlab.com/mmclassification/v0/convnext/convnext-tiny_32xb128_in1k_20221207-998cf3e9.pth'  # noqa
@@ -24,8 +25,7 @@ model = dict(
         num_classes=_base_.num_classes,
         in_channels=768,
         loss=dict(
-            type='DBLoss',
-            preset='db_focal_coco_lt',
+            _base_.db_focal_coco_lt_loss,
             class_stats=_base_.class_stats),
         init_cfg=dict(type='Normal', layer='Linear', std=0.01, bias=0)))
 

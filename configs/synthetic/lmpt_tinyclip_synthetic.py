@@ -2,7 +2,8 @@
 # (the README's main job). L = 0.5 * DB-Focal + 0.5 * CSE (encoder space).
 _base_ = [
     '../_base_/datasets/synthetic-lt_clip-64.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py',
+    '../_base_/losses/db-focal_coco-lt.py'
 ]
 
 model = dict(
@@ -16,8 +17,7 @@ model = dict(
     head=dict(
         type='CLIPPromptHead',
         loss=dict(
-            type='DBLoss',
-            preset='db_focal_coco_lt',
+            _base_.db_focal_coco_lt_loss,
             class_stats=_base_.class_stats),
         cse_loss=dict(
             type='CSELoss', eta=1.0, gamma=1.0,

@@ -1,5 +1,5 @@
 # ResNet baseline on the synthetic benchmark: a quarter-width ResNet-18 from
-# scratch with binary cross-entropy (DBLoss preset 'bce').
+# scratch with binary cross-entropy (configs/_base_/losses/bce.py).
 _base_ = [
     '../_base_/models/resnet18-w16.py',
     '../_base_/datasets/synthetic-lt_64.py',

@@ -1,3 +1,3 @@
-# ResNet baseline with the focal loss (gamma 2, DBLoss preset 'focal').
-_base_ = './resnet18-w16_bce_synthetic.py'
-model = dict(head=dict(loss=dict(preset='focal')))
+# ResNet baseline with the focal loss (gamma 2, _base_/losses/focal.py).
+_base_ = ['./resnet18-w16_bce_synthetic.py', '../_base_/losses/focal.py']
+model = dict(head=dict(loss=_base_.focal_loss))

@@ -5,7 +5,9 @@ A file is written under a unique temporary name in its own folder, flushed
 to disk (``fsync``) and only then renamed to its final name; a crash, a
 kill or a full disk during the write leaves the previous file (or none)
 and a stray temporary file, never a truncated file under the final name.
-Used by the checkpoint hook and the feature cache.
+Used by the checkpoint hook and the feature cache; the synthetic benchmark
+generator (:mod:`mmltml.benchmarks.synthetic`) names its temporary folders
+with :func:`temp_path_for`.
 """
 import errno
 import os

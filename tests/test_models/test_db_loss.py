@@ -8,14 +8,17 @@ COCO-LT / VOC-LT training counts of ref-lmpt.md section 6.2 (literal here:
 they are the independent, published expectation).
 """
 import copy
-import zlib
+import glob
 import itertools
 import math
+import os.path as osp
+import zlib
 
 import pytest
 import torch
+from mmengine.config import Config
 
-from mmltml.models.losses import DB_LOSS_PRESETS, DBLoss
+from mmltml.models.losses import OPTION_DEFAULTS, DBLoss
 from mmltml.models.losses.db_loss import ntr_init_bias, rebalance_weight
 
 COCO_FREQ = [
@@ -34,6 +37,20 @@ COCO_N, VOC_N = 1909, 1142
 FREQ = [1, 3, 40, 200, 7]
 TRAIN_NUM = 250
 B, C = 4, len(FREQ)
+
+LOSS_FRAGMENTS = osp.join(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',
+    '_base_', 'losses')
+OPTIONS = ('reweight_func', 'focal', 'logit_reg', 'map_param', 'CB_loss',
+           'weight_norm')
+
+
+def fragment(name):
+    """The DBLoss options of ``configs/_base_/losses/<name>.py``."""
+    cfg = Config.fromfile(osp.join(LOSS_FRAGMENTS, f'{name}.py'))
+    opts = cfg[name.replace('-', '_') + '_loss'].to_dict()
+    assert opts.pop('type') == 'DBLoss'
+    return opts
 
 
 # ---------------------------------------------------------------------------
@@ -169,18 +186,28 @@ def test_matches_reference_every_option(reweight, focal_cfg):
         assert got32.item() == pytest.approx(expected, rel=1e-5), combo
 
 
-@pytest.mark.parametrize('preset', sorted(DB_LOSS_PRESETS))
-def test_presets_match_reference(preset):
-    opts = DB_LOSS_PRESETS[preset]
-    loss_fn = DBLoss(preset=preset, class_freq=FREQ, train_num=TRAIN_NUM)
+FRAGMENT_NAMES = sorted(
+    osp.splitext(osp.basename(path))[0]
+    for path in glob.glob(osp.join(LOSS_FRAGMENTS, '*.py')))
+
+
+def test_fragments_set_every_option():
+    assert len(FRAGMENT_NAMES) == 8
+    for name in FRAGMENT_NAMES:
+        assert sorted(fragment(name)) == sorted(OPTIONS), name
+
+
+@pytest.mark.parametrize('name', FRAGMENT_NAMES)
+def test_fragments_match_reference(name):
+    opts = fragment(name)
+    loss_fn = DBLoss(class_freq=FREQ, train_num=TRAIN_NUM, **opts)
     z, y = _data(seed=3)
     expected = ref_db_loss(z.tolist(), y.tolist(), FREQ, TRAIN_NUM, opts)
     assert loss_fn(z, y).item() == pytest.approx(expected, rel=1e-10)
 
 
-def test_preset_values_are_the_papers():
-    coco, voc = (DB_LOSS_PRESETS['db_focal_coco_lt'],
-                 DB_LOSS_PRESETS['db_focal_voc_lt'])
+def test_fragment_values_are_the_papers():
+    coco, voc = fragment('db-focal_coco-lt'), fragment('db-focal_voc-lt')
     assert coco['reweight_func'] == voc['reweight_func'] == 'rebalance'
     assert coco['focal'] == voc['focal'] == dict(
         focal=True, gamma=2, balance_param=2.0)
@@ -189,48 +216,52 @@ def test_preset_values_are_the_papers():
     assert coco['map_param'] == dict(alpha=0.1, beta=10.0, gamma=0.2)
     assert voc['map_param'] == dict(alpha=0.1, beta=10.0, gamma=0.3)
     assert coco['weight_norm'] is None and voc['weight_norm'] is None
-    bce = DB_LOSS_PRESETS['bce']
+    bce = fragment('bce')
     assert bce['reweight_func'] is None and not bce['focal']['focal']
     assert bce['logit_reg'] == {}
-    assert DB_LOSS_PRESETS['rw_sqrt_inv']['reweight_func'] == 'sqrt_inv'
-    assert DB_LOSS_PRESETS['cb_focal']['CB_loss'] == dict(
+    assert fragment('rw-sqrt-inv')['reweight_func'] == 'sqrt_inv'
+    assert fragment('cb-focal')['CB_loss'] == dict(
         CB_beta=0.9, CB_mode='average_w')
-    assert DB_LOSS_PRESETS['r_bce_focal_coco_lt']['logit_reg'] == {}
+    for ds in ('coco', 'voc'):
+        r_bce = fragment(f'r-bce-focal_{ds}-lt')
+        db = fragment(f'db-focal_{ds}-lt')
+        assert r_bce['logit_reg'] == {}
+        assert dict(r_bce, logit_reg=db['logit_reg']) == db
 
 
-def test_preset_overrides_and_defaults():
-    before = copy.deepcopy(DB_LOSS_PRESETS)
-    loss_fn = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
-                     train_num=TRAIN_NUM, focal=dict(gamma=1.0),
-                     logit_reg=dict(neg_scale=4.0), reweight_func=None)
-    assert loss_fn.focal == dict(focal=True, gamma=1.0, balance_param=2.0)
-    assert loss_fn.logit_reg == dict(neg_scale=4.0)
-    assert loss_fn.reweight_func is None
-    assert loss_fn.map_param == dict(alpha=0.1, beta=10.0, gamma=0.2)
-    assert DB_LOSS_PRESETS == before  # presets are never mutated
-    # nested ConfigDicts from a config file behave like dicts
-    from mmengine.config import Config
-    from mmpretrain.registry import MODELS
-    cfg = Config(dict(loss=dict(type='DBLoss', preset='db_focal_voc_lt',
-                                focal=dict(balance_param=1.0),
-                                logit_reg=None, class_freq=FREQ)))
-    built = MODELS.build(cfg.loss)
-    assert built.focal == dict(focal=True, gamma=2, balance_param=1.0)
-    assert built.logit_reg == {} and built.train_num is None
-    assert built.map_param == dict(alpha=0.1, beta=10.0, gamma=0.3)
+def test_options_and_defaults():
+    before = copy.deepcopy(OPTION_DEFAULTS)
     base = DBLoss()
     assert base.reweight_func is None and base.logit_reg == {}
     assert base.focal == dict(focal=True, gamma=2, balance_param=2.0)
     assert base.CB_loss == dict(CB_beta=0.9, CB_mode='average_w')
-    with pytest.raises(ValueError, match='unknown DBLoss preset'):
-        DBLoss(preset='db_focal')
+    assert base.map_param == dict(alpha=0.1, beta=10.0, gamma=0.2)
+    base.focal['gamma'] = 5
+    assert OPTION_DEFAULTS == before  # defaults are never shared
+    # a fragment with config-merged overrides, as ConfigDicts
+    from mmpretrain.registry import MODELS
+    cfg = Config(dict(loss=dict(
+        type='DBLoss', class_freq=FREQ, **fragment('db-focal_voc-lt'))))
+    cfg.merge_from_dict({'loss.focal.balance_param': 1.0,
+                         'loss.logit_reg': None})
+    built = MODELS.build(cfg.loss)
+    assert built.focal == dict(focal=True, gamma=2, balance_param=1.0)
+    assert built.logit_reg == {} and built.train_num is None
+    assert built.map_param == dict(alpha=0.1, beta=10.0, gamma=0.3)
+    # a key not given takes its default
+    assert DBLoss(focal=dict(gamma=1.0)).focal == dict(
+        focal=True, gamma=1.0, balance_param=2.0)
     with pytest.raises(ValueError, match='unknown keys'):
         DBLoss(focal=dict(alpha=0.25))
+    with pytest.raises(ValueError, match='unknown keys'):
+        DBLoss(logit_reg=dict(alpha=0.25))
     with pytest.raises(ValueError, match='reweight_func'):
         DBLoss(reweight_func='rebal', class_freq=FREQ)
     with pytest.raises(ValueError, match='CB_mode'):
-        DBLoss(reweight_func='CB', CB_loss=dict(CB_mode='avg'),
+        DBLoss(reweight_func='CB', CB_loss=dict(CB_beta=0.9, CB_mode='avg'),
                class_freq=FREQ)
+    with pytest.raises(ValueError, match='focal_reduction'):
+        DBLoss(focal_reduction='mean')
     with pytest.raises(ValueError, match='use_sigmoid'):
         DBLoss(use_sigmoid=False)
 
@@ -239,12 +270,12 @@ def test_preset_overrides_and_defaults():
 # Gradients, reductions, mmpretrain conventions
 # ---------------------------------------------------------------------------
 @pytest.mark.parametrize('kwargs', [
-    dict(preset='db_focal_coco_lt'),
-    dict(preset='db_focal_voc_lt', focal_reduction='batch'),
-    dict(preset='cb_focal', CB_loss=dict(CB_mode='min_n')),
+    dict(**fragment('db-focal_coco-lt')),
+    dict(**fragment('db-focal_voc-lt'), focal_reduction='batch'),
+    dict(fragment('cb-focal'), CB_loss=dict(CB_beta=0.9, CB_mode='min_n')),
     dict(reweight_func='inv', weight_norm='by_instance',
          logit_reg=dict(neg_scale=2.0)),
-    dict(preset='focal', logit_reg=dict(neg_scale=2.0, init_bias=0.1)),
+    dict(fragment('focal'), logit_reg=dict(neg_scale=2.0, init_bias=0.1)),
 ])
 def test_gradcheck(kwargs):
     loss_fn = DBLoss(class_freq=FREQ, train_num=TRAIN_NUM, **kwargs)
@@ -257,7 +288,7 @@ def test_gradcheck(kwargs):
 
 
 def test_reductions_weight_and_avg_factor():
-    loss_fn = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    loss_fn = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                      train_num=TRAIN_NUM)
     z, y = _data(seed=7)
     elem = loss_fn(z, y, reduction_override='none')
@@ -268,7 +299,7 @@ def test_reductions_weight_and_avg_factor():
     # avg_factor is ignored by default (official B x C mean) ...
     assert torch.equal(loss_fn(z, y, avg_factor=B), mean)
     # ... and honoured as mmpretrain's sum / avg_factor on request
-    mm = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    mm = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                 train_num=TRAIN_NUM, use_avg_factor=True)
     assert torch.allclose(mm(z, y, avg_factor=B), elem.sum() / B)
     assert torch.allclose(mm(z, y), mean)
@@ -279,15 +310,15 @@ def test_reductions_weight_and_avg_factor():
     assert torch.allclose(loss_fn(z, y, weight=elem_w), (elem * elem_w).mean())
     with pytest.raises(ValueError, match='weight'):
         loss_fn(z, y, weight=torch.ones(3))
-    weighted = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    weighted = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                       train_num=TRAIN_NUM, loss_weight=0.3, reduction='sum')
     assert torch.allclose(weighted(z, y), 0.3 * elem.sum())
 
 
 def test_batch_focal_is_lmpt_literal():
     """LMPT's port: BCE mean inside the focal factor and the weighted loss."""
-    opts = DB_LOSS_PRESETS['db_focal_voc_lt']
-    loss_fn = DBLoss(preset='db_focal_voc_lt', class_freq=FREQ,
+    opts = fragment('db-focal_voc-lt')
+    loss_fn = DBLoss(**fragment('db-focal_voc-lt'), class_freq=FREQ,
                      train_num=TRAIN_NUM, focal_reduction='batch')
     z, y = _data(seed=11)
     w = torch.tensor(ref_weights(y.tolist(), FREQ, TRAIN_NUM, opts),
@@ -307,7 +338,7 @@ def test_batch_focal_is_lmpt_literal():
 # Deliberate fixes: no in-place, dtypes, autocast, buffers, statistics
 # ---------------------------------------------------------------------------
 def test_inputs_unchanged_and_leaf_logits():
-    loss_fn = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    loss_fn = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                      train_num=TRAIN_NUM)
     z, y = _data(seed=13)
     z = z.float().requires_grad_(True)  # the official code fails on a leaf
@@ -320,7 +351,7 @@ def test_inputs_unchanged_and_leaf_logits():
 
 @pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16])
 def test_half_inputs_give_fp32(dtype):
-    loss_fn = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    loss_fn = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                      train_num=TRAIN_NUM)
     z, y = _data(seed=17)
     z_low = z.to(dtype)
@@ -330,7 +361,7 @@ def test_half_inputs_give_fp32(dtype):
 
 
 def test_autocast_bf16():
-    loss_fn = DBLoss(preset='db_focal_voc_lt', class_freq=FREQ,
+    loss_fn = DBLoss(**fragment('db-focal_voc-lt'), class_freq=FREQ,
                      train_num=TRAIN_NUM)
     z, y = _data(seed=19)
     z = z.float()
@@ -341,7 +372,7 @@ def test_autocast_bf16():
 
 
 def test_buffers_follow_the_module():
-    loss_fn = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    loss_fn = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                      train_num=TRAIN_NUM)
     assert loss_fn.class_freq.dtype == torch.int64
     assert 'class_freq' not in loss_fn.state_dict()  # not in checkpoints
@@ -355,7 +386,7 @@ def test_buffers_follow_the_module():
 
 
 @pytest.mark.parametrize('kwargs', [
-    dict(preset='db_focal_coco_lt'),
+    dict(**fragment('db-focal_coco-lt')),
     dict(reweight_func='rebalance'),
     dict(reweight_func='sqrt_inv'),
     dict(reweight_func='CB', CB_loss=dict(CB_mode='by_class')),
@@ -369,20 +400,21 @@ def test_zero_count_class_is_an_error(kwargs):
 def test_statistics_requirements():
     # plain BCE / focal need no statistics, and a zero count is harmless
     z, y = _data(seed=23)
-    assert torch.isfinite(DBLoss(preset='bce')(z, y))
-    assert torch.isfinite(DBLoss(preset='focal', class_freq=[0] * C)(z, y))
+    assert torch.isfinite(DBLoss(**fragment('bce'))(z, y))
+    assert torch.isfinite(
+        DBLoss(**fragment('focal'), class_freq=[0] * C)(z, y))
     with pytest.raises(ValueError, match='needs class statistics'):
-        DBLoss(preset='db_focal_coco_lt')
+        DBLoss(**fragment('db-focal_coco-lt'))
     with pytest.raises(ValueError, match='needs train_num'):
         DBLoss(reweight_func='inv', class_freq=FREQ)
     with pytest.raises(ValueError, match='occur in every training image'):
         DBLoss(logit_reg=dict(init_bias=0.05), class_freq=[10, 4],
                train_num=10)
     with pytest.raises(ValueError, match='below the largest'):
-        DBLoss(preset='db_focal_coco_lt', class_freq=FREQ, train_num=100)
+        DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ, train_num=100)
     with pytest.raises(ValueError, match='either'):
         DBLoss(class_freq=FREQ, class_stats=dict(class_freq=FREQ))
-    loss_fn = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    loss_fn = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                      train_num=TRAIN_NUM)
     with pytest.raises(ValueError, match='classes'):
         loss_fn(torch.zeros(2, C + 1), torch.zeros(2, C + 1))
@@ -390,10 +422,10 @@ def test_statistics_requirements():
 
 def test_class_stats_source_equals_direct_numbers():
     z, y = _data(seed=29)
-    direct = DBLoss(preset='db_focal_voc_lt', class_freq=FREQ,
+    direct = DBLoss(**fragment('db-focal_voc-lt'), class_freq=FREQ,
                     train_num=TRAIN_NUM)
     via_stats = DBLoss(
-        preset='db_focal_voc_lt',
+        **fragment('db-focal_voc-lt'),
         class_stats=dict(class_freq=FREQ,
                          neg_class_freq=[TRAIN_NUM - n for n in FREQ]))
     assert via_stats.train_num == TRAIN_NUM
@@ -420,7 +452,7 @@ def test_images_without_positives_are_finite():
             z[0], y[0], reduction='none')
         assert torch.allclose(elem[0], 0.1 * bce)
     assert torch.isfinite(
-        DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+        DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                train_num=TRAIN_NUM)(z, y))
 
 
@@ -467,7 +499,7 @@ def test_weight_ranges_on_real_counts():
 def test_in_multilabel_linear_cls_head(use_avg_factor):
     from mmpretrain.registry import MODELS
     from mmpretrain.structures import DataSample
-    loss_cfg = dict(type='DBLoss', preset='db_focal_coco_lt',
+    loss_cfg = dict(type='DBLoss', **fragment('db-focal_coco-lt'),
                     class_freq=FREQ, train_num=TRAIN_NUM,
                     use_avg_factor=use_avg_factor)
     head = MODELS.build(
@@ -483,10 +515,10 @@ def test_in_multilabel_linear_cls_head(use_avg_factor):
         target[k, lab] = 1
     got = head.loss(feats, samples)['loss']
     logits = head(feats)
-    standalone = DBLoss(preset='db_focal_coco_lt', class_freq=FREQ,
+    standalone = DBLoss(**fragment('db-focal_coco-lt'), class_freq=FREQ,
                         train_num=TRAIN_NUM)(logits, target)
     expected = ref_db_loss(logits.double().tolist(), target.tolist(), FREQ,
-                           TRAIN_NUM, DB_LOSS_PRESETS['db_focal_coco_lt'])
+                           TRAIN_NUM, fragment('db-focal_coco-lt'))
     assert standalone.item() == pytest.approx(expected, rel=1e-5)
     # the head passes avg_factor=B: ignored by default (B x C mean), sum / B
     # (C times the mean) with use_avg_factor=True

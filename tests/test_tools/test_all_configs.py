@@ -37,7 +37,7 @@ from mmpretrain.registry import HOOKS, MODELS, PARAM_SCHEDULERS, VISUALIZERS
 from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401  (registers the plugin components)
-from mmltml.datasets.synthetic import generate_synthetic_lt
+from mmltml.benchmarks.synthetic import generate_synthetic_lt
 from tests._tiny_setup import REPO_ROOT, TINY_CLIP_224, make_ltml_subset
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')

@@ -28,15 +28,16 @@ MIXING = osp.join(CONFIGS, 'mixing')
 TOOLS = osp.join(REPO_ROOT, 'tools')
 DATASETS = ('coco-lt', 'voc-lt')
 
-# ref-dbloss §1.6: loss preset and sampler of every baseline
+# ref-dbloss §1.6: loss (a fragment of configs/_base_/losses/) and sampler
+# of every baseline
 PAPER_TABLE = {
     'erm': ('bce', 'DefaultSampler'),
-    'rw': ('rw_sqrt_inv', 'DefaultSampler'),
+    'rw': ('rw-sqrt-inv', 'DefaultSampler'),
     'focal': ('focal', 'DefaultSampler'),
     'rs': ('bce', 'ClassAwareSampler'),
-    'cb-focal': ('cb_focal', 'DefaultSampler'),
-    'r-bce-focal': ('r_bce_focal_{}', 'ClassAwareSampler'),
-    'db-focal': ('db_focal_{}', 'ClassAwareSampler'),
+    'cb-focal': ('cb-focal', 'DefaultSampler'),
+    'r-bce-focal': ('r-bce-focal_{}', 'ClassAwareSampler'),
+    'db-focal': ('db-focal_{}', 'ClassAwareSampler'),
 }
 NEEDS_STATS = {'rw', 'cb-focal', 'r-bce-focal', 'db-focal'}
 GROUP_SIZES = {'coco-lt': (22, 33, 25), 'voc-lt': (6, 6, 8)}
@@ -97,13 +98,14 @@ def test_baseline_follows_the_paper_table(algo, dataset, workspace,
                                           monkeypatch):
     monkeypatch.chdir(workspace)
     cfg = baseline_config(algo, dataset)
-    preset, sampler = PAPER_TABLE[algo]
-    key = dataset.replace('-', '_')
+    name, sampler = PAPER_TABLE[algo]
+    name = name.format(dataset)
+    fragment = Config.fromfile(
+        osp.join(CONFIGS, '_base_', 'losses', f'{name}.py'))
     loss = cfg.model.head.loss
-    assert loss.type == 'DBLoss'
-    assert loss.preset == preset.format(key)
-    assert set(loss) - {'type', 'preset', 'class_stats'} == set()
     assert ('class_stats' in loss) == (algo in NEEDS_STATS)
+    options = {k: v for k, v in loss.to_dict().items() if k != 'class_stats'}
+    assert options == fragment[name.replace('-', '_') + '_loss'].to_dict()
     num_classes = 80 if dataset == 'coco-lt' else 20
     assert cfg.model.head.num_classes == num_classes
     assert cfg.data_preprocessor.num_classes == num_classes
@@ -120,7 +122,8 @@ def test_baseline_follows_the_paper_table(algo, dataset, workspace,
     # the statistics the loss reads are those of the training list
     if 'class_stats' in loss:
         assert loss.class_stats.ann_file == (
-            f"{loader.dataset.data_root}/{key}_train.txt")
+            f"{loader.dataset.data_root}/{dataset.replace('-', '_')}"
+            '_train.txt')
     # the loss builds from them (every class of the fixture has images)
     with scoped():
         module = MODELS.build(loss)

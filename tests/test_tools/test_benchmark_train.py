@@ -168,7 +168,7 @@ def test_end_to_end_reference_and_fast_paths_agree(tool, tmp_path):
 
     from PIL import Image
 
-    from mmltml.datasets.synthetic import generate_synthetic_lt
+    from mmltml.benchmarks.synthetic import generate_synthetic_lt
     for name in ('configs', 'checkpoints'):
         os.symlink(osp.join(REPO_ROOT, name), tmp_path / name)
     root = tmp_path / 'data' / 'synthetic'

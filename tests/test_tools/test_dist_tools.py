@@ -77,7 +77,7 @@ default_hooks = dict(logger=dict(interval=1),
 
 @pytest.fixture(scope='module')
 def lmpt(tmp_path_factory):
-    from mmltml.datasets.synthetic import generate_synthetic_lt
+    from mmltml.benchmarks.synthetic import generate_synthetic_lt
     root = str(tmp_path_factory.mktemp('lmpt'))
     meta = generate_synthetic_lt(osp.join(root, 'data'), seed=0,
                                  max_train_count=8, min_train_count=2,

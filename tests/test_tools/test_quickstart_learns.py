@@ -16,7 +16,7 @@ import sys
 
 import numpy as np
 
-from mmltml.datasets.synthetic import class_names, generate_synthetic_lt
+from mmltml.benchmarks.synthetic import class_names, generate_synthetic_lt
 from tests._tiny_setup import REPO_ROOT
 
 TABLE_TOOL = osp.join(REPO_ROOT, 'tools', 'analysis_tools',

@@ -9,7 +9,8 @@ Example::
 import argparse
 import time
 
-from mmltml.datasets.synthetic import class_names, generate_synthetic_lt
+from mmltml.benchmarks.synthetic import class_names, generate_synthetic_lt
+from mmltml.datasets.class_stats import split_groups
 
 
 def parse_args() -> argparse.Namespace:
@@ -36,21 +37,18 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def group_of(count: int) -> str:
-    """Head (>= 100 images), medium (20-99) or tail (< 20)."""
-    if count >= 100:
-        return 'head'
-    return 'medium' if count >= 20 else 'tail'
-
-
 def print_summary(meta: dict) -> None:
     """Print the per-class train/test counts and the group sizes."""
     names = class_names()
     train, test = meta['train_class_counts'], meta['test_class_counts']
+    group_of = {
+        idx: name
+        for name, members in split_groups(train).items() for idx in members
+    }
     print(f"{'id':>3}  {'class':<16}{'train':>6}{'test':>6}  group")
     for i in sorted(range(len(names)), key=lambda i: -train[i]):
         print(f'{i:>3}  {names[i]:<16}{train[i]:>6}{test[i]:>6}  '
-              f'{group_of(train[i])}')
+              f'{group_of[i]}')
     groups = meta['groups']
     print(f"images: {meta['num_train_images']} train, "
           f"{meta['num_test_images']} test; classes: {len(names)} "

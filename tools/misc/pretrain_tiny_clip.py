@@ -10,7 +10,8 @@ image rather than as a negative. Images are augmented with flips and
 90-degree rotations (labels and captions are invariant to both).
 
 At the end the script reports zero-shot mAP on the benchmark's test split
-(template ``'a photo of a {}.'``, cosine scores, per-class AP from sklearn)
+(template ``'a photo of a {}.'``, cosine scores, per-class AP of
+:func:`~mmltml.evaluation.metrics.group_map.classwise_average_precision`)
 for all classes and the head / medium / tail groups of the benchmark's
 training counts, next to chance (the mean positive rate), and saves an fp16
 state dict plus a JSON record beside it.
@@ -33,11 +34,13 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
-from sklearn.metrics import average_precision_score
 
-from mmltml.datasets.synthetic import (BACKGROUNDS, class_names, image_rng,
-                                       join_objects, make_caption,
-                                       render_image, sample_label_sets)
+from mmltml.benchmarks.synthetic import (BACKGROUNDS, class_names,
+                                         image_rng, join_objects,
+                                         make_caption, render_image,
+                                         sample_label_sets)
+from mmltml.datasets.class_stats import split_groups
+from mmltml.evaluation.metrics.group_map import classwise_average_precision
 from mmltml.models.utils.clip_loader import build_tokenizer
 from mmltml.models.utils.tiny_clip import (TINY_CLIP_CFG,
                                            TINY_CLIP_CHECKPOINT,
@@ -279,11 +282,8 @@ class Benchmark:
     def __init__(self, root: str) -> None:
         with open(osp.join(root, 'meta.json')) as f:
             meta = json.load(f)
-        counts = np.array(meta['train_class_counts'])
-        self.groups = dict(
-            head=counts >= 100,
-            medium=(counts >= 20) & (counts < 100),
-            tail=counts < 20)
+        counts = meta['train_class_counts']
+        self.groups = split_groups(counts)
         with open(osp.join(root, 'test.txt')) as f:
             lines = [line.split() for line in f.read().splitlines()]
         self.labels = np.zeros((len(lines), len(counts)))
@@ -316,12 +316,9 @@ class Benchmark:
         ])
         model.train(was_training)
         scores = (image @ text.t()).numpy()
-        ap = np.array([
-            average_precision_score(self.labels[:, c], scores[:, c])
-            for c in range(scores.shape[1])
-        ])
+        ap = classwise_average_precision(scores, self.labels)
         result = dict(mAP=ap.mean())
-        result.update({g: ap[m].mean() for g, m in self.groups.items()})
+        result.update({g: ap[idx].mean() for g, idx in self.groups.items()})
         return {k: round(float(v), 4) for k, v in result.items()}
 
 
@@ -337,7 +334,7 @@ def save(model: nn.Module, path: str, record: dict) -> None:
 
 
 def main() -> None:
-    from mmltml.datasets.synthetic import generate_synthetic_lt
+    from mmltml.benchmarks.synthetic import generate_synthetic_lt
     args = parse_args()
     if args.seed == args.bench_seed:
         raise ValueError('pre-training must not use the benchmark seed')

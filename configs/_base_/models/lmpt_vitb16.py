@@ -3,7 +3,8 @@
 # front of each class name, logits logit_scale * cos(image, class text),
 # and L = 0.5 * L_cls + 0.5 * L_cse with the CSE loss on text-encoder
 # features. Dataset configs set the class names and the class statistics
-# of both losses (and the DB-Focal preset of their dataset).
+# of both losses (and the DB-Focal fragment of their dataset).
+_base_ = ['../losses/db-focal_coco-lt.py']
 model = dict(
     type='CLIPPromptClassifier',
     backbone=dict(
@@ -13,7 +14,7 @@ model = dict(
         prompt_learner=dict(n_ctx=16, class_specific=True, init_std=0.02)),
     head=dict(
         type='CLIPPromptHead',
-        loss=dict(type='DBLoss', preset='db_focal_coco_lt'),
+        loss=_base_.db_focal_coco_lt_loss,
         cse_loss=dict(type='CSELoss', eta=1.0, gamma=1.0),
         cse_space='encoder',
         lambda_cls=0.5))

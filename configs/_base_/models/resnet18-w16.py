@@ -3,6 +3,7 @@
 # Stage 4 keeps stride 1, so a 64 px image gives a 4 x 4 feature map
 # (stride 16) for heads that attend over positions (VSIHead). A linear
 # multi-label head on globally pooled features; configs set the loss.
+_base_ = ['../losses/bce.py']
 model = dict(
     type='ImageClassifier',
     backbone=dict(
@@ -18,4 +19,4 @@ model = dict(
         type='MultiLabelLinearClsHead',
         num_classes=24,
         in_channels=128,
-        loss=dict(type='DBLoss', preset='bce')))
+        loss=_base_.bce_loss))

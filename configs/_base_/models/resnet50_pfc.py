@@ -3,6 +3,7 @@
 # neck (global average pooling, Linear 2048->256, BatchNorm1d, Dropout 0.5,
 # no activation) and a linear multi-label head 256->C with N(0, 0.01)
 # weights. The final configs set ``num_classes`` and the loss.
+_base_ = ['../losses/bce.py']
 model = dict(
     type='ImageClassifier',
     backbone=dict(
@@ -42,5 +43,5 @@ model = dict(
         in_channels=256,
         # DBLoss averages over the B x C elements (the official runner's
         # scale, which lr 0.02 and grad clip 35 were tuned for).
-        loss=dict(type='DBLoss', preset='bce'),
+        loss=_base_.bce_loss,
         init_cfg=dict(type='Normal', layer='Linear', std=0.01, bias=0)))

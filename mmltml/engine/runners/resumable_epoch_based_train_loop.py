@@ -46,10 +46,25 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     ``after_train_epoch`` hooks and validation), where mmengine's loop
     would train the whole epoch again.
 
-    Exact for ``num_workers=0`` and for workers that are not persistent
-    (mmengine seeds workers when they start, once per epoch). Persistent
-    workers keep random state across epochs that a checkpoint cannot hold;
-    a mid-epoch resume with them logs a warning.
+    The per-iteration seeding reaches the main process only. Random
+    transforms drawn in data-loader workers are exact in these cases:
+
+    - ``num_workers=0``: the transforms run in the main process;
+    - workers that are not persistent: mmengine's ``worker_init_fn`` seeds
+      each worker from ``(seed, rank, worker id)`` when the epoch's
+      iterator starts them, and the skipped batches are fetched by the
+      workers, so each worker draws the same numbers for the same batches
+      as in the uninterrupted run (measured: bitwise equal weights with two
+      workers and ``RandomFlip``, ``test_mid_epoch_resume_with_workers``).
+
+    Persistent workers (``persistent_workers=True``, which
+    ``tools/train.py`` sets for training loaders with workers unless
+    ``--no-persistent-workers``) are seeded once per run and carry their
+    random state from epoch to epoch; a checkpoint cannot hold that state,
+    so after a resume (mid-epoch or at an epoch end) their random
+    transforms differ from the uninterrupted run (measured: the weights
+    differ); a mid-epoch resume with them logs a warning. Runs whose
+    workers draw no random numbers are exact either way.
 
     Use it with ``train_cfg = dict(type='ResumableEpochBasedTrainLoop',
     max_epochs=..., val_interval=...)`` (mmengine rejects ``by_epoch``

@@ -11,7 +11,7 @@ logits :math:`z \in R^{B\times C}`, labels :math:`y \in \{0,1\}^{B\times C}`,
 
 Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
 
-- ``'rebalance'`` (paper Eqs. 2-5, R-BCE Eq. 6): repeat rate
+- ``'rebalance'`` (the paper's re-balanced weighting, R-BCE): repeat rate
   :math:`R^k = \sum_j y_{kj} / n_j` (:math:`\propto P^I(x^k)`),
   :math:`r_{ki} = (1/n_i) / R^k` for *every* class (positives and negatives),
   smoothed as :math:`\hat r_{ki} = \alpha + \sigma(\beta (r_{ki} - \mu))`
@@ -27,7 +27,7 @@ Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
   ``'by_batch'`` by the batch maximum (no effect without re-weighting).
 
 Negative-tolerant regularisation ``logit_reg=dict(neg_scale=lambda,
-init_bias=kappa)`` (paper Eqs. 7-8, NTR), in the code's convention:
+init_bias=kappa)`` (NTR), in the code's convention:
 :math:`b_i = -(\kappa/\lambda)\log(N/n_i - 1) = (\kappa/\lambda)
 \mathrm{logit}(p_i)`, :math:`s = z + b` (only if ``init_bias`` is a key),
 then (only if ``neg_scale`` is a key) :math:`s' = y s + (1-y) \lambda s` and
@@ -37,20 +37,18 @@ then (only if ``neg_scale`` is a key) :math:`s' = y s + (1-y) \lambda s` and
 Loss per element, :math:`\ell = \mathrm{BCE}(s', y)`:
 
 - focal off: :math:`w' \ell`;
-- focal on, ``focal_reduction='element'`` (DB, paper Eq. 9 with focal):
+- focal on, ``focal_reduction='element'`` (DB-Focal):
   :math:`\mathrm{bp}\,(1 - e^{-\ell})^{\gamma}\, w' \ell`;
 - focal on, ``focal_reduction='batch'`` (LMPT's port, whose inner BCE is
   already averaged): :math:`\mathrm{bp}\,(1 - e^{-\bar\ell})^{\gamma}\, w'
   \ell` with :math:`\bar\ell` the unweighted mean of :math:`\ell` over the
   B x C elements; its mean over elements is LMPT's loss.
 
-The modulating factor is not detached (as in the official code). Equation
-numbers are those of the ECCV 2020 paper as we recall them (not re-checked
-against the PDF here); the formulas follow the official code, which is
-authoritative where the paper differs (e.g. the sign and the 1/lambda of
-the prior bias).
+The modulating factor is not detached (as in the official code). The
+parts are named as in the ECCV 2020 paper; the formulas follow the official
+code, which is authoritative where the paper differs (e.g. the sign and the
+1/lambda of the prior bias).
 """
-import copy
 from typing import Dict, Optional, Sequence, Tuple, Union
 
 import torch
@@ -67,62 +65,15 @@ CB_MODES = ('by_class', 'average_n', 'average_w', 'min_n')
 WEIGHT_NORMS = (None, 'by_instance', 'by_batch')
 FOCAL_REDUCTIONS = ('element', 'batch')
 
-_FOCAL_ON = dict(focal=True, gamma=2, balance_param=2.0)
-_FOCAL_OFF = dict(focal=False, gamma=2, balance_param=2.0)
-_MAP_COCO = dict(alpha=0.1, beta=10.0, gamma=0.2)
-_MAP_VOC = dict(alpha=0.1, beta=10.0, gamma=0.3)
-_CB_DEFAULT = dict(CB_beta=0.9, CB_mode='average_w')
-
-
-def _preset(reweight_func: Optional[str],
-            focal: dict,
-            logit_reg: dict,
-            map_param: dict = _MAP_COCO,
-            CB_loss: dict = _CB_DEFAULT,
-            weight_norm: Optional[str] = None) -> dict:
-    """The six loss-shape options of one preset (copies of the dicts)."""
-    return dict(reweight_func=reweight_func, focal=dict(focal),
-                logit_reg=dict(logit_reg), map_param=dict(map_param),
-                CB_loss=dict(CB_loss), weight_norm=weight_norm)
-
-
-#: The loss settings of the DB paper (Table 1 and the official configs). Each
-#: preset fixes the six loss-shape options; use ``DBLoss(preset=name, ...)``.
-#: The samplers of the paper (class-aware for R-BCE-Focal and DB-Focal,
-#: uniform otherwise) are not part of the loss. Uncertain reconstructions:
-#: ``'focal'`` uses ResampleLoss' balance_param 2.0 (mmdet's FocalLoss would
-#: be alpha 0.25); ``'cb_focal'`` uses the repo default CB_beta 0.9,
-#: 'average_w'; ``'rw_sqrt_inv'`` has no weight normalisation.
-DB_LOSS_PRESETS: Dict[str, dict] = {
-    'bce': _preset(None, _FOCAL_OFF, {}),
-    'rw_sqrt_inv': _preset('sqrt_inv', _FOCAL_OFF, {}),
-    'focal': _preset(None, _FOCAL_ON, {}),
-    'cb_focal': _preset('CB', _FOCAL_ON, {}),
-    'r_bce_focal_coco_lt': _preset('rebalance', _FOCAL_ON, {}, _MAP_COCO),
-    'r_bce_focal_voc_lt': _preset('rebalance', _FOCAL_ON, {}, _MAP_VOC),
-    'db_focal_coco_lt': _preset('rebalance', _FOCAL_ON,
-                                dict(neg_scale=2.0, init_bias=0.05),
-                                _MAP_COCO),
-    'db_focal_voc_lt': _preset('rebalance', _FOCAL_ON,
-                               dict(neg_scale=5.0, init_bias=0.05),
-                               _MAP_VOC),
-}
-
-# Values of options given neither explicitly nor by a preset: the official
-# ResampleLoss defaults for ``focal`` and ``CB_loss``; NTR off (the official
-# default dict(neg_scale=5.0, init_bias=0.1) crashes without re-weighting);
-# the COCO-LT ``map_param`` (the official default gives weights around 10.5).
-_BASE = _preset(None, _FOCAL_ON, {})
-
-
-class _Unset:
-    """Marks an option left to the preset (or to the base defaults)."""
-
-    def __repr__(self) -> str:
-        return '<from preset>'
-
-
-UNSET = _Unset()
+#: Default of each key of the dict options (a key not given takes it).
+#: ``focal`` and ``CB_loss`` are the official ResampleLoss defaults;
+#: ``map_param`` is the COCO-LT setting (the official default gives weights
+#: near 10.5). The settings of the DB paper are config fragments in
+#: ``configs/_base_/losses/``.
+OPTION_DEFAULTS: Dict[str, dict] = dict(
+    focal=dict(focal=True, gamma=2, balance_param=2.0),
+    map_param=dict(alpha=0.1, beta=10.0, gamma=0.2),
+    CB_loss=dict(CB_beta=0.9, CB_mode='average_w'))
 
 
 # ---------------------------------------------------------------------------
@@ -281,7 +232,7 @@ def db_loss(cls_score: torch.Tensor,
     device of ``cls_score``. ``weight``, ``reduction``
     and ``avg_factor`` follow :func:`reduce_elementwise`.
     """
-    focal = _FOCAL_OFF if focal is None else focal
+    focal = focal or dict(focal=False)
     logit_reg = logit_reg or {}
     init_bias = None
     if 'init_bias' in logit_reg:
@@ -301,77 +252,67 @@ def db_loss(cls_score: torch.Tensor,
 # ---------------------------------------------------------------------------
 # Module
 # ---------------------------------------------------------------------------
-def _merge_options(preset: Optional[str], given: dict) -> dict:
-    if preset is None:
-        options = copy.deepcopy(_BASE)
-    elif preset in DB_LOSS_PRESETS:
-        options = copy.deepcopy(DB_LOSS_PRESETS[preset])
-    else:
-        raise ValueError(f'unknown DBLoss preset {preset!r}; choose from '
-                         f'{sorted(DB_LOSS_PRESETS)}')
-    for key, value in given.items():
-        if value is UNSET:
-            continue
-        if key in ('focal', 'map_param', 'CB_loss'):
-            unknown = set(value) - set(options[key])
-            if unknown:
-                raise ValueError(f'unknown keys {sorted(unknown)} in {key}; '
-                                 f'expected {sorted(options[key])}')
-            options[key].update(value)
-        elif key == 'logit_reg':
-            value = dict(value or {})
-            unknown = set(value) - {'neg_scale', 'init_bias'}
-            if unknown:
-                raise ValueError(f'unknown keys {sorted(unknown)} in '
-                                 "logit_reg; expected 'neg_scale', "
-                                 "'init_bias'")
-            options[key] = value
-        else:
-            options[key] = value
-    return options
+def _complete(name: str, value: Optional[dict]) -> dict:
+    """A copy of the dict option ``name``: the keys given, the default of
+    each key not given; an unknown key is an error."""
+    default = OPTION_DEFAULTS[name]
+    value = dict(value or {})
+    unknown = set(value) - set(default)
+    if unknown:
+        raise ValueError(f'unknown keys {sorted(unknown)} in {name}; '
+                         f'expected {sorted(default)}')
+    return dict(default, **value)
 
 
-def _check_options(options: dict) -> None:
-    checks = (('reweight_func', REWEIGHT_FUNCS), ('weight_norm',
-                                                  WEIGHT_NORMS))
-    for key, allowed in checks:
-        if options[key] not in allowed:
-            raise ValueError(f'{key} must be one of {allowed}, got '
-                             f'{options[key]!r}')
-    if options['CB_loss']['CB_mode'] not in CB_MODES:
-        raise ValueError(f'CB_mode must be one of {CB_MODES}, got '
-                         f"{options['CB_loss']['CB_mode']!r}")
-    if not 0 <= options['CB_loss']['CB_beta'] < 1:
-        raise ValueError('CB_beta must be in [0, 1)')
-    if options['logit_reg'].get('neg_scale', 1.0) <= 0:
+def _check_logit_reg(logit_reg: Optional[dict]) -> dict:
+    logit_reg = dict(logit_reg or {})
+    unknown = set(logit_reg) - {'neg_scale', 'init_bias'}
+    if unknown:
+        raise ValueError(f'unknown keys {sorted(unknown)} in logit_reg; '
+                         "expected 'neg_scale', 'init_bias'")
+    if logit_reg.get('neg_scale', 1.0) <= 0:
         raise ValueError('logit_reg neg_scale must be positive')
+    return logit_reg
+
+
+def _check_choices(reweight_func: Optional[str], weight_norm: Optional[str],
+                   CB_loss: dict, focal_reduction: str) -> None:
+    checks = (('reweight_func', reweight_func, REWEIGHT_FUNCS),
+              ('weight_norm', weight_norm, WEIGHT_NORMS),
+              ('CB_mode', CB_loss['CB_mode'], CB_MODES),
+              ('focal_reduction', focal_reduction, FOCAL_REDUCTIONS))
+    for key, value, allowed in checks:
+        if value not in allowed:
+            raise ValueError(f'{key} must be one of {allowed}, got '
+                             f'{value!r}')
+    if not 0 <= CB_loss['CB_beta'] < 1:
+        raise ValueError('CB_beta must be in [0, 1)')
 
 
 @MODELS.register_module()
 class DBLoss(nn.Module):
     r"""Distribution-balanced loss family, as the official ``ResampleLoss``.
 
-    See the module docstring for the equations. Each option below can be
-    set explicitly or by a ``preset`` (a key of :data:`DB_LOSS_PRESETS`:
-    ``'bce'``, ``'rw_sqrt_inv'``, ``'focal'``, ``'cb_focal'``,
-    ``'r_bce_focal_coco_lt'``, ``'r_bce_focal_voc_lt'``,
-    ``'db_focal_coco_lt'``, ``'db_focal_voc_lt'``); explicit options win.
-    For ``focal``, ``map_param`` and ``CB_loss`` the keys given replace the
-    preset's keys and the other keys are kept; ``logit_reg`` is replaced as
-    a whole (its keys switch the parts of NTR on). Without a preset the
-    options default to ``focal=dict(focal=True, gamma=2,
-    balance_param=2.0)``, ``CB_loss=dict(CB_beta=0.9, CB_mode='average_w')``
-    (both official defaults), ``reweight_func=None``, ``weight_norm=None``,
-    and, deliberately not the official defaults, ``logit_reg={}`` (the
-    official dict(neg_scale=5.0, init_bias=0.1) crashes without
-    re-weighting) and ``map_param=dict(alpha=0.1, beta=10.0, gamma=0.2)``
-    (the COCO-LT values; the official defaults give weights near 10.5).
+    See the module docstring for the equations. Each option is one
+    argument; a key of the dict options (``focal``, ``map_param``,
+    ``CB_loss``) that is not given takes its default from
+    :data:`OPTION_DEFAULTS` (the official ``focal`` and ``CB_loss``
+    defaults and the COCO-LT ``map_param``).
+    ``logit_reg`` defaults to ``{}`` (NTR off; the official default
+    dict(neg_scale=5.0, init_bias=0.1) crashes without re-weighting). The
+    settings of the DB paper (BCE, RW, focal, CB-focal, R-BCE-Focal and
+    DB-Focal of COCO-LT / VOC-LT) are config fragments in
+    ``configs/_base_/losses/``, each setting every option; the paper's
+    samplers (class-aware for RS, R-BCE-Focal and DB-Focal) are not part of
+    the loss.
 
     Config example (COCO-LT DB-Focal, statistics from the train list)::
 
-        loss=dict(type='DBLoss', preset='db_focal_coco_lt',
-                  class_stats=dict(ann_file='data/coco/coco_lt_train.txt',
-                                   label_file='data/coco/coco_labels.txt'))
+        _base_ = [..., '../_base_/losses/db-focal_coco-lt.py']
+        model = dict(head=dict(loss=dict(
+            _base_.db_focal_coco_lt_loss,
+            class_stats=dict(ann_file='data/coco/coco_lt_train.txt',
+                             label_file='data/coco/coco_labels.txt'))))
 
     Reduction under mmpretrain heads: ``MultiLabelClsHead`` calls
     ``loss(cls_score, target, avg_factor=B)``. By default ``avg_factor`` is
@@ -396,7 +337,6 @@ class DBLoss(nn.Module):
     disabled, and the result is float32 for half-precision inputs.
 
     Args:
-        preset (str, optional): Name in :data:`DB_LOSS_PRESETS`.
         class_freq (Sequence[int] | Tensor, optional): n_i per class.
             Needed by every ``reweight_func`` and by ``init_bias``.
         train_num (int, optional): N, the number of training images. Needed
@@ -405,15 +345,18 @@ class DBLoss(nn.Module):
             ``train_num``: a source for
             :func:`mmltml.datasets.class_stats.load_class_stats` (its
             ``class_freq`` and ``num_images`` are used).
-        reweight_func (str | None): None, 'inv', 'sqrt_inv', 'rebalance' or
-            'CB'.
-        focal (dict): ``focal`` (bool), ``gamma``, ``balance_param``.
-        logit_reg (dict): NTR; keys ``neg_scale`` (lambda) and/or
-            ``init_bias`` (kappa); ``{}`` or None disables it.
-        map_param (dict): ``alpha``, ``beta``, ``gamma`` (mu) of 'rebalance'.
-        CB_loss (dict): ``CB_beta`` and ``CB_mode`` ('by_class',
-            'average_n', 'average_w', 'min_n').
-        weight_norm (str | None): None, 'by_instance' or 'by_batch'.
+        reweight_func (str | None): None (default), 'inv', 'sqrt_inv',
+            'rebalance' or 'CB'.
+        focal (dict, optional): ``focal`` (bool), ``gamma``,
+            ``balance_param``. None: focal on, gamma 2, balance_param 2.0.
+        logit_reg (dict, optional): NTR; keys ``neg_scale`` (lambda) and/or
+            ``init_bias`` (kappa); ``{}`` or None (default) disables it.
+        map_param (dict, optional): ``alpha``, ``beta``, ``gamma`` (mu) of
+            'rebalance'. None: alpha 0.1, beta 10.0, gamma 0.2 (COCO-LT).
+        CB_loss (dict, optional): ``CB_beta`` and ``CB_mode`` ('by_class',
+            'average_n', 'average_w', 'min_n'). None: 0.9, 'average_w'.
+        weight_norm (str | None): None (default), 'by_instance' or
+            'by_batch'.
         focal_reduction (str): 'element' (DB, default) or 'batch' (LMPT's
             literal batch-level focal factor).
         reduction (str): 'mean' (over the B x C elements, default), 'sum' or
@@ -427,17 +370,16 @@ class DBLoss(nn.Module):
     """
 
     def __init__(self,
-                 preset: Optional[str] = None,
                  class_freq: Optional[Union[Sequence[int],
                                             torch.Tensor]] = None,
                  train_num: Optional[int] = None,
                  class_stats: Optional[Union[str, dict]] = None,
-                 reweight_func: Union[Optional[str], _Unset] = UNSET,
-                 focal: Union[dict, _Unset] = UNSET,
-                 logit_reg: Union[dict, _Unset] = UNSET,
-                 map_param: Union[dict, _Unset] = UNSET,
-                 CB_loss: Union[dict, _Unset] = UNSET,
-                 weight_norm: Union[Optional[str], _Unset] = UNSET,
+                 reweight_func: Optional[str] = None,
+                 focal: Optional[dict] = None,
+                 logit_reg: Optional[dict] = None,
+                 map_param: Optional[dict] = None,
+                 CB_loss: Optional[dict] = None,
+                 weight_norm: Optional[str] = None,
                  focal_reduction: str = 'element',
                  reduction: str = 'mean',
                  use_avg_factor: bool = False,
@@ -446,22 +388,14 @@ class DBLoss(nn.Module):
         super().__init__()
         if not use_sigmoid:
             raise ValueError('DBLoss only implements use_sigmoid=True')
-        if focal_reduction not in FOCAL_REDUCTIONS:
-            raise ValueError(f'focal_reduction must be one of '
-                             f'{FOCAL_REDUCTIONS}, got {focal_reduction!r}')
-        options = _merge_options(
-            preset,
-            dict(reweight_func=reweight_func, focal=focal,
-                 logit_reg=logit_reg, map_param=map_param, CB_loss=CB_loss,
-                 weight_norm=weight_norm))
-        _check_options(options)
-        self.preset = preset
-        self.reweight_func = options['reweight_func']
-        self.focal = options['focal']
-        self.logit_reg = options['logit_reg']
-        self.map_param = options['map_param']
-        self.CB_loss = options['CB_loss']
-        self.weight_norm = options['weight_norm']
+        self.reweight_func = reweight_func
+        self.focal = _complete('focal', focal)
+        self.logit_reg = _check_logit_reg(logit_reg)
+        self.map_param = _complete('map_param', map_param)
+        self.CB_loss = _complete('CB_loss', CB_loss)
+        self.weight_norm = weight_norm
+        _check_choices(reweight_func, weight_norm, self.CB_loss,
+                       focal_reduction)
         self.focal_reduction = focal_reduction
         self.reduction = check_reduction(reduction)
         self.use_avg_factor = use_avg_factor
@@ -542,8 +476,8 @@ class DBLoss(nn.Module):
         return self.loss_weight * loss
 
     def extra_repr(self) -> str:
-        return (f'preset={self.preset!r}, reweight_func='
-                f'{self.reweight_func!r}, focal={self.focal}, '
+        return (f'reweight_func={self.reweight_func!r}, '
+                f'focal={self.focal}, '
                 f'logit_reg={self.logit_reg}, map_param={self.map_param}, '
                 f'CB_loss={self.CB_loss}, weight_norm={self.weight_norm!r}, '
                 f'focal_reduction={self.focal_reduction!r}, '

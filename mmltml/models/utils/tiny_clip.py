@@ -6,7 +6,7 @@ An open_clip ``CLIP`` small enough to pre-train on two CPU cores in minutes
 width 16 with one bottleneck per stage on 64x64 images, a two-layer text
 transformer of width 128 with context length 32 and the standard open_clip
 (byte-pair) tokenizer, and a 128-d joint embedding. Use it like any other
-CLIP config::
+CLIP config (from the repository root, where the weights are)::
 
     from mmltml.models.utils.clip_loader import build_open_clip
     from mmltml.models.utils.tiny_clip import (TINY_CLIP_CFG,
@@ -17,8 +17,6 @@ CLIP config::
 Images are normalised with the OpenAI CLIP mean and std (in 0-255 units
 below, as mmpretrain's data preprocessor expects them).
 """
-import os.path as osp
-
 TINY_CLIP_CFG = dict(
     embed_dim=128,
     vision_cfg=dict(layers=(1, 1, 1, 1), width=16, image_size=64),
@@ -29,7 +27,9 @@ TINY_CLIP_IMAGE_SIZE = TINY_CLIP_CFG['vision_cfg']['image_size']
 TINY_CLIP_MEAN = (122.770938, 116.7460125, 104.09373615)
 TINY_CLIP_STD = (68.5005327, 66.6321579, 70.32316305)
 
-_REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-TINY_CLIP_CHECKPOINT = osp.join(_REPO_ROOT, 'checkpoints',
-                                'tinyclip_synthetic.pth')
+#: Where ``tools/misc/pretrain_tiny_clip.py`` writes the weights and the
+#: synthetic configs read them (``clip_pretrained``): a path relative to the
+#: working directory (the repository root), like every weights file in the
+#: configs. The weights are not package data; a missing file raises
+#: ``FileNotFoundError`` naming the path when the CLIP is built.
+TINY_CLIP_CHECKPOINT = 'checkpoints/tinyclip_synthetic.pth'

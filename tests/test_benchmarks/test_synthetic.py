@@ -10,9 +10,13 @@ import numpy as np
 import pytest
 import torch
 
-from mmltml.datasets.synthetic import (class_names, generate_synthetic_lt,
-                                       long_tailed_counts, sample_label_sets)
+from mmltml.benchmarks.synthetic import (class_names, generate_synthetic_lt,
+                                         long_tailed_counts,
+                                         sample_label_sets)
 from mmltml.models.utils.tiny_clip import TINY_CLIP_CFG, TINY_CLIP_CHECKPOINT
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CHECKPOINT = osp.join(REPO_ROOT, TINY_CLIP_CHECKPOINT)
 
 # a small benchmark keeps these tests fast (defaults: 64 px, 400/4/80)
 SMALL = dict(
@@ -154,16 +158,30 @@ def test_concurrent_generation(bench, tmp_path):
 
 def test_tiny_clip_checkpoint():
     from mmltml.models.utils.clip_loader import build_open_clip
-    assert osp.getsize(TINY_CLIP_CHECKPOINT) <= 20 * 2**20
+    assert osp.getsize(CHECKPOINT) <= 20 * 2**20
     state = torch.load(
-        TINY_CLIP_CHECKPOINT, map_location='cpu', weights_only=True)
+        CHECKPOINT, map_location='cpu', weights_only=True)
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     model = build_open_clip(
-        model_cfg=TINY_CLIP_CFG, pretrained=TINY_CLIP_CHECKPOINT)
+        model_cfg=TINY_CLIP_CFG, pretrained=CHECKPOINT)
     size = TINY_CLIP_CFG['vision_cfg']['image_size']
     with torch.no_grad():
         image = model.encode_image(torch.zeros(1, 3, size, size))
     assert image.shape == (1, TINY_CLIP_CFG['embed_dim'])
+
+
+def test_tiny_clip_checkpoint_is_relative_to_working_dir(tmp_path,
+                                                       monkeypatch):
+    """Like any weights path in a config, the default checkpoint is found
+    from the working directory (not the package folder, which a
+    non-editable install moves), and a missing one is named in the error.
+    """
+    from mmltml.models.utils.clip_loader import build_open_clip
+    assert not osp.isabs(TINY_CLIP_CHECKPOINT)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError, match=TINY_CLIP_CHECKPOINT):
+        build_open_clip(
+            model_cfg=TINY_CLIP_CFG, pretrained=TINY_CLIP_CHECKPOINT)
 
 
 @pytest.mark.slow
@@ -188,7 +206,7 @@ def test_tiny_clip_zero_shot(tmp_path):
     images = (images - torch.tensor(TINY_CLIP_MEAN).view(1, 3, 1, 1)) / \
         torch.tensor(TINY_CLIP_STD).view(1, 3, 1, 1)
     model, tokenizer = build_clip_and_tokenizer(
-        model_cfg=TINY_CLIP_CFG, pretrained=TINY_CLIP_CHECKPOINT)
+        model_cfg=TINY_CLIP_CFG, pretrained=CHECKPOINT)
     with torch.no_grad():
         text = model.encode_text(
             tokenizer([f'a photo of a {n}.' for n in names]), normalize=True)

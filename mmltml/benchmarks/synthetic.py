@@ -30,11 +30,13 @@ import json
 import os
 import os.path as osp
 import shutil
-import uuid
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from PIL import Image, ImageDraw
+
+from mmltml.datasets.class_stats import split_groups
+from mmltml.utils.atomic_file import fsync_dir, temp_path_for
 
 GENERATOR_VERSION = '1.0'
 
@@ -286,11 +288,10 @@ def _write_split(root: str, split: str, label_sets: List[List[int]],
     return records
 
 
-def _group_counts(counts: np.ndarray) -> Dict[str, int]:
-    return dict(
-        head=int((counts >= 100).sum()),
-        medium=int(((counts >= 20) & (counts < 100)).sum()),
-        tail=int((counts < 20).sum()))
+def _group_counts(counts: Sequence[int]) -> Dict[str, int]:
+    """Number of head / medium / tail classes (the default thresholds of
+    :func:`~mmltml.datasets.class_stats.split_groups`)."""
+    return {name: len(idx) for name, idx in split_groups(counts).items()}
 
 
 def _file_digest(root: str, names: Sequence[str]) -> str:
@@ -325,7 +326,7 @@ def _build(root: str, params: dict) -> dict:
             np.concatenate(label_sets), minlength=len(names))
         meta[f'num_{split}_images'] = len(label_sets)
         meta[f'{split}_class_counts'] = counts.tolist()
-    meta['groups'] = _group_counts(np.array(meta['train_class_counts']))
+    meta['groups'] = _group_counts(meta['train_class_counts'])
     meta['list_sha256'] = _file_digest(
         root, ['labels.txt', 'train.txt', 'test.txt', 'captions.txt'])
     with open(osp.join(root, 'meta.json'), 'w') as f:
@@ -349,7 +350,7 @@ def _matches(meta: Optional[dict], params: dict) -> bool:
 
 def _move_aside(path: str) -> None:
     """Rename ``path`` out of the way, then delete it."""
-    trash = f'{path}.old-{os.getpid()}-{uuid.uuid4().hex[:8]}'
+    trash = temp_path_for(path)
     try:
         os.rename(path, trash)
     except FileNotFoundError:  # another process moved it already
@@ -362,6 +363,7 @@ def _move_into_place(tmp_dir: str, out_dir: str, params: dict) -> None:
     for _ in range(3):
         try:
             os.rename(tmp_dir, out_dir)
+            fsync_dir(osp.dirname(out_dir))
             return
         except OSError:  # out_dir exists and is not empty
             if _matches(read_meta(out_dir), params):
@@ -407,8 +409,7 @@ def generate_synthetic_lt(out_dir: str,
             raise FileExistsError(
                 f'{out_dir} is not empty and holds no synthetic benchmark '
                 '(meta.json); choose another directory.')
-        tmp_dir = (f'{out_dir}.tmp-{os.getpid()}-'
-                   f'{uuid.uuid4().hex[:8]}')
+        tmp_dir = temp_path_for(out_dir)
         os.makedirs(tmp_dir)
         try:
             _build(tmp_dir, params)

@@ -1,0 +1,12 @@
+# Binary cross-entropy (ERM): DBLoss without re-weighting, focal or NTR.
+# Every DBLoss option is set. Use: add this file to `_base_` and write
+# `loss=dict(_base_.bce_loss, class_stats=...)`
+# (statistics where needed).
+bce_loss = dict(
+    type='DBLoss',
+    reweight_func=None,
+    focal=dict(focal=False, gamma=2, balance_param=2.0),
+    logit_reg=dict(),
+    map_param=dict(alpha=0.1, beta=10.0, gamma=0.2),
+    CB_loss=dict(CB_beta=0.9, CB_mode='average_w'),
+    weight_norm=None)

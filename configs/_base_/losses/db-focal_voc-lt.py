@@ -1,0 +1,13 @@
+# DB-Focal of the DB paper on VOC-LT (official config): re-balanced
+# weighting, NTR (lambda 5, kappa 0.05) and focal.
+# Every DBLoss option is set. Use: add this file to `_base_` and write
+# `loss=dict(_base_.db_focal_voc_lt_loss, class_stats=...)`
+# (statistics where needed).
+db_focal_voc_lt_loss = dict(
+    type='DBLoss',
+    reweight_func='rebalance',
+    focal=dict(focal=True, gamma=2, balance_param=2.0),
+    logit_reg=dict(neg_scale=5.0, init_bias=0.05),
+    map_param=dict(alpha=0.1, beta=10.0, gamma=0.3),
+    CB_loss=dict(CB_beta=0.9, CB_mode='average_w'),
+    weight_norm=None)

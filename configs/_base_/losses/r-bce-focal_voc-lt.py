@@ -1,0 +1,13 @@
+# R-BCE-Focal of the DB paper on VOC-LT: re-balanced weighting
+# (map_param of VOC-LT) and focal, no NTR.
+# Every DBLoss option is set. Use: add this file to `_base_` and write
+# `loss=dict(_base_.r_bce_focal_voc_lt_loss, class_stats=...)`
+# (statistics where needed).
+r_bce_focal_voc_lt_loss = dict(
+    type='DBLoss',
+    reweight_func='rebalance',
+    focal=dict(focal=True, gamma=2, balance_param=2.0),
+    logit_reg=dict(),
+    map_param=dict(alpha=0.1, beta=10.0, gamma=0.3),
+    CB_loss=dict(CB_beta=0.9, CB_mode='average_w'),
+    weight_norm=None)
