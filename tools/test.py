@@ -68,15 +68,15 @@ def set_visualization(cfg: Config, args: argparse.Namespace) -> None:
 
 
 def set_tta(cfg: Config, config_path: str) -> None:
-    """Wrap the model in the config's ``tta_model`` (default: average of
-    the scores) and test with ``tta_pipeline`` (default: the image and its
+    """Wrap the model in the config's ``tta_model`` (default:
+    ``AverageLogitsTTA``, the mean of the views' scores and logits) and test with ``tta_pipeline`` (default: the image and its
     horizontal flip), as mmpretrain's tool does."""
     dataset = cfg.test_dataloader.dataset
     if 'pipeline' not in dataset:
         raise ValueError(
             f'{config_path}: --tta needs a test dataset with an image '
             f'pipeline; {dataset.type} tests on cached features')
-    cfg.setdefault('tta_model', dict(type='mmpretrain.AverageClsScoreTTA'))
+    cfg.setdefault('tta_model', dict(type='AverageLogitsTTA'))
     if 'tta_pipeline' not in cfg:
         pipeline = copy.deepcopy(dataset.pipeline)
         pipeline[-1] = dict(

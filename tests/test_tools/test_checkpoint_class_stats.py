@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmltml.datasets.synthetic import generate_synthetic_lt
+from mmltml.benchmarks.synthetic import generate_synthetic_lt
 from tests._tiny_setup import REPO_ROOT, run_tool
 
 TOOLS = osp.join(REPO_ROOT, 'tools')
@@ -69,9 +69,11 @@ def test_checkpoint_without_the_training_list_file(trained, monkeypatch):
         monkeypatch.chdir(root)
         result = MultiLabelInferencer(CONFIG, pretrained=ckpt, topk=3)(
             image)[0]
-        assert [[name, pytest.approx(score, abs=1e-6)] for name, score in
-                zip(result['pred_classes'], result['pred_label_scores'])
-                ] == predicted
+        assert [[name, pytest.approx(score, abs=1e-6),
+                 pytest.approx(logit, abs=1e-4)]
+                for name, score, logit in zip(
+                    result['pred_classes'], result['pred_label_scores'],
+                    result['pred_label_logits'])] == predicted
     finally:
         shutil.move(root / 'moved.txt', train_list)
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score
 
-from mmltml.datasets.synthetic import generate_synthetic_lt
+from mmltml.benchmarks.synthetic import generate_synthetic_lt
 from tests._tiny_setup import REPO_ROOT
 
 try:

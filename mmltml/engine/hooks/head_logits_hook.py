@@ -5,7 +5,7 @@ from typing import List
 import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
+from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmpretrain.registry import HOOKS
 from mmpretrain.structures import DataSample
 
@@ -23,13 +23,17 @@ def record_head_logits(model: nn.Module) -> List:
     passes (losses, tensors) are left alone.
 
     Args:
-        model (nn.Module): A classifier with a ``head`` (a model wrapper is
-            unwrapped).
+        model (nn.Module): A classifier with a ``head`` (a model wrapper or
+            a test-time-augmentation model is unwrapped: each view's
+            predictions get their logits, which
+            :class:`~mmltml.models.AverageLogitsTTA` averages).
 
     Returns:
         list: The torch hook handles; ``handle.remove()`` undoes it.
     """
     if is_model_wrapper(model):
+        model = model.module
+    if isinstance(model, BaseTTAModel):
         model = model.module
     head = getattr(model, 'head', None)
     if not isinstance(head, nn.Module):
