@@ -65,11 +65,11 @@ MUTATIONS = [
         'groupmap-fp32-sigmoid',
         'GroupMAP ranks by the fp32 sigmoid pred_score, not the logits',
         'mmltml/evaluation/metrics/group_map.py',
-        # the metric reads the logits the heads store (pred_logits)
-        r"sample\[\s*'pred_logits'\s*\]",
-        "sample['pred_score']",
-        ['tests/test_evaluation/test_group_map.py',
-         'tests/test_models/test_clip_prompt.py']),
+        # the metric keeps the logits the heads store (pred_logits)
+        r"key = PRED_LOGITS if PRED_LOGITS in sample else 'pred_score'",
+        "key = 'pred_score'",
+        ['tests/test_evaluation/test_logit_ranking.py',
+         'tests/test_tools/test_logit_scale_invariance.py']),
     Mutation(
         'cache-shard-contiguous',
         'feature-cache encoding sharded in contiguous blocks, not strided',
