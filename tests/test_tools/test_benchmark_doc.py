@@ -7,6 +7,7 @@ import os.path as osp
 import yaml
 from mmengine.config import Config
 
+from tests._markdown import table_rows
 from tests._tiny_setup import REPO_ROOT
 
 DOC = osp.join(REPO_ROOT, 'docs', 'benchmarks.md')
@@ -21,18 +22,6 @@ def _load():
         return doc, yaml.safe_load(f)
 
 
-def _table(text, header):
-    """Rows (lists of cells) of the markdown table under ``header``."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(header))
-    rows = []
-    for line in lines[start + 2:]:
-        if not line.startswith('|'):
-            break
-        rows.append([cell.strip() for cell in line.strip('|').split('|')])
-    return rows
-
-
 def _flat(text):
     return ' '.join(text.split())
 
@@ -40,7 +29,7 @@ def _flat(text):
 def test_cpu_step_table_is_the_recorded_run():
     doc, data = _load()
     cpu = data['cpu_vitb16_lmpt_coco-lt']
-    rows = _table(doc, '| path | image ms | text ms |')
+    rows = table_rows(doc, '| path | image ms | text ms |')
     labels = {'plain': 'plain (uncached, {} tokens)',
               'optimised': 'optimised (cached, {} tokens)'}
     assert len(rows) == len(labels)
@@ -59,7 +48,7 @@ def test_cpu_figures_follow_from_the_recorded_run():
     doc, data = _load()
     cpu = data['cpu_vitb16_lmpt_coco-lt']
     steps, epoch, flops = cpu['steps'], cpu['epoch'], cpu['flops']
-    figures = {cells[0]: cells[1] for cells in _table(
+    figures = {cells[0]: cells[1] for cells in table_rows(
         doc, '| figure | measured | target')}
 
     speedup = steps['plain']['total_ms'] / steps['optimised']['total_ms']
@@ -97,7 +86,7 @@ def test_cpu_figures_follow_from_the_recorded_run():
 def test_end_to_end_table_is_the_recorded_run():
     doc, data = _load()
     run = data['end_to_end_synthetic_lmpt']
-    rows = {cells[0]: cells[1:] for cells in _table(
+    rows = {cells[0]: cells[1:] for cells in table_rows(
         doc, '| path | wall s | total |')}
     assert rows.keys() == {'reference', 'fast'}
     for path, cells in rows.items():
@@ -125,7 +114,7 @@ def test_end_to_end_table_is_the_recorded_run():
 def test_realscale_table_is_the_recorded_run():
     doc, data = _load()
     tier = data['realscale_tier']
-    rows = _table(doc, '| config | step | wall s | peak RSS MiB |')
+    rows = table_rows(doc, '| config | step | wall s | peak RSS MiB |')
     assert len(rows) == len(tier['runs'])
     config = None
     for cells, run in zip(rows, tier['runs']):

@@ -7,6 +7,7 @@ import re
 
 import yaml
 
+from tests._markdown import table_rows
 from tests._tiny_setup import REPO_ROOT
 
 SYNTHETIC = osp.join(REPO_ROOT, 'configs', 'synthetic')
@@ -31,18 +32,6 @@ def _read(path):
         return f.read()
 
 
-def _table(text, header):
-    """Rows (lists of cells) of the markdown table under ``header``."""
-    lines = text.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.startswith(header))
-    rows = []
-    for line in lines[start + 2:]:
-        if not line.startswith('|'):
-            break
-        rows.append([cell.strip() for cell in line.strip('|').split('|')])
-    return rows
-
-
 def _means():
     models = yaml.safe_load(_read(osp.join(SYNTHETIC, 'metafile.yml')))
     return {m['Name']: [m['Results'][0]['Metrics'][k] for k in KEYS]
@@ -54,7 +43,7 @@ def _synthetic_readme():
     configs/synthetic/README.md."""
     text = _read(osp.join(SYNTHETIC, 'README.md'))
     rows = {}
-    for cells in _table(text, '| config | method | total |'):
+    for cells in table_rows(text, '| config | method | total |'):
         name = cells[0].strip('`')[:-len('.py')]
         rows[name] = [tuple(float(v) for v in cell.split(' ± '))
                       for cell in cells[2:]]
@@ -65,7 +54,7 @@ def _synthetic_readme():
 
 def test_readme_table_is_the_measured_synthetic_results():
     readme = _read(osp.join(REPO_ROOT, 'README.md'))
-    rows = _table(readme, HEADER)
+    rows = table_rows(readme, HEADER)
     means, (spreads, chance) = _means(), _synthetic_readme()
     assert rows[0] == ['chance', f'{chance:.2f}', '', '', '']
     assert [cells[0] for cells in rows[1:]] == list(ROWS)

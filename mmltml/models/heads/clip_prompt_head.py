@@ -27,10 +27,11 @@ class CLIPPromptHead(MultiLabelClsHead):
 
         L = lambda * L_cls(logits, y) + (1 - lambda) * L_cse
 
-    where ``L_cls`` is ``loss`` (a DB-Focal preset by default in configs;
-    ASL, BCE, focal selectable) and ``L_cse`` is ``cse_loss`` on the class
-    prompts and the captions of the batch. Without ``cse_loss`` (CoOp,
-    zero-shot CLIP) ``L = L_cls``. Two CSE embedding spaces:
+    where ``L_cls`` is ``loss`` (DB-Focal in the configs, from the
+    ``configs/_base_/losses/db-focal_*.py`` fragments; ASL, BCE, focal
+    selectable) and ``L_cse`` is ``cse_loss`` on the class prompts and the
+    captions of the batch. Without ``cse_loss`` (CoOp, zero-shot CLIP)
+    ``L = L_cls``. Two CSE embedding spaces:
 
     * ``'encoder'`` (default; the paper's description): CLIP text-encoder
       features of the caption and of each class prompt, ``[B, E]`` /

@@ -2,7 +2,8 @@
 r"""Class-specific embedding (CSE) loss of LMPT (arXiv 2305.04536, Sec. 3.4).
 
 For image k with caption embedding :math:`t_k` and class prompt embedding
-:math:`o_i` (Eqs. 3-7 of the paper, with the semantics fixed in SPEC.md):
+:math:`o_i` (Eqs. 3-7 of the paper, as the paper describes them; the released
+code's version crashes or gives NaN):
 
 .. math::
 
