@@ -4,6 +4,7 @@ exist (``tools/train.py`` and ``tools/test.py`` call it first)."""
 import os.path as osp
 from typing import Iterator, List, Sequence, Tuple
 
+from .checkpoint_stats import iter_class_stats_sources
 from .dataset_cfg import leaf_dataset_cfgs
 
 #: Dataset fields that name a file under ``data_root``.
@@ -46,24 +47,16 @@ def _dataset_files(cfg: dict, where: str) -> Iterator[Tuple[str, str, str]]:
 
 def _class_stats_files(node, where: str) -> Iterator[Tuple[str, str, str]]:
     """Files named by every ``class_stats`` entry below ``node``."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            path = f'{where}.{key}' if where else key
-            if key == 'class_stats':
-                if isinstance(value, str):
-                    yield path, value, ''
-                elif isinstance(value, dict):
-                    root = value.get('data_root') or ''
-                    for field in ('ann_file', 'label_file'):
-                        name = value.get(field)
-                        if isinstance(name, str) and not (
-                                field == 'label_file' and _is_preset(name)):
-                            yield f'{path}.{field}', _join(root, name), ''
-            else:
-                yield from _class_stats_files(value, path)
-    elif isinstance(node, (list, tuple)):
-        for i, value in enumerate(node):
-            yield from _class_stats_files(value, f'{where}[{i}]')
+    for path, source in iter_class_stats_sources(node, where):
+        if isinstance(source, str):
+            yield path, source, ''
+            continue
+        root = source.get('data_root') or ''
+        for field in ('ann_file', 'label_file'):
+            name = source.get(field)
+            if isinstance(name, str) and not (field == 'label_file'
+                                              and _is_preset(name)):
+                yield f'{path}.{field}', _join(root, name), ''
 
 
 def _is_preset(name: str) -> bool:
