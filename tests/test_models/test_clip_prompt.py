@@ -332,14 +332,18 @@ def test_lmpt_loss_is_the_weighted_sum_of_its_terms(space):
     cse = model.head.cse_module
     tokens = model.backbone.tokenizer(captions)
     if space == 'encoder':
-        expected = cse(text, clip.encode_text(tokens), target)
+        expected, stats = cse(text, clip.encode_text(tokens), target,
+                              return_stats=True)
     else:  # caption position p against prompt position p + shift
         length = tokens.shape[1] - shift
         mask = torch.arange(length)[None] <= tokens.argmax(-1)[:, None]
-        expected = cse(prompts[:, shift:], clip.token_embedding(
-            tokens)[:, :length], target, caption_mask=mask)
+        expected, stats = cse(prompts[:, shift:], clip.token_embedding(
+            tokens)[:, :length], target, caption_mask=mask,
+            return_stats=True)
     torch.testing.assert_close(losses['loss_cse'], (1 - lam) * expected,
                                atol=1e-5, rtol=1e-5)
+    # the logged fraction is the one the loss returned, not module state
+    torch.testing.assert_close(losses['cse_active_neg'], stats['active_neg'])
 
 
 def test_released_code_token_cse_sums_every_position_of_a_75_char_caption():

@@ -111,8 +111,10 @@ def test_matches_reference(kind, switches, position_reduction):
     assert torch.allclose(got, torch.tensor(per_image, dtype=torch.float64),
                           rtol=1e-10, atol=1e-12)
     assert 0 < fraction < 1  # the data exercises both hinge branches
-    assert loss_fn.last_active_negative_fraction.item() == pytest.approx(
-        fraction)
+    same, stats = loss_fn(prompt, caption, labels, caption_mask=mask,
+                          return_stats=True)
+    assert torch.equal(same, got)
+    assert stats['active_neg'].item() == pytest.approx(fraction)
     mean_fn = CSELoss(class_freq=FREQ, soft_margin=soft_margin, eta=eta,
                       margin=margin, reweight=reweight, gamma=gamma,
                       position_reduction=position_reduction)
@@ -194,9 +196,11 @@ def test_shape_and_mask_errors():
 def test_no_negatives_fraction_is_zero():
     prompt, caption, _, _ = _inputs('embedding', seed=7)
     loss_fn = CSELoss(class_freq=FREQ)
-    loss_fn(prompt, caption, torch.ones(B, C))
-    assert loss_fn.last_active_negative_fraction.item() == 0
-    assert not loss_fn.last_active_negative_fraction.requires_grad
+    _, stats = loss_fn(prompt.requires_grad_(), caption, torch.ones(B, C),
+                       return_stats=True)
+    assert stats['active_neg'].item() == 0
+    assert not stats['active_neg'].requires_grad
+    assert not hasattr(loss_fn, 'last_active_negative_fraction')
 
 
 @pytest.mark.parametrize('reduction', ['mean', 'sum', 'none'])
@@ -274,5 +278,5 @@ def test_large_token_batch_is_closed_form():
     assert got.item() == pytest.approx(expected.item(), rel=1e-4)
     fraction = ((1 - labels) * (mu > delta)).sum() / (1 - labels).sum()
     assert 0 < fraction.item() < 1
-    assert loss_fn.last_active_negative_fraction.item() == pytest.approx(
-        fraction.item())
+    _, stats = loss_fn(prompt, caption, labels, return_stats=True)
+    assert stats['active_neg'].item() == pytest.approx(fraction.item())

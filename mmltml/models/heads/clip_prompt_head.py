@@ -154,11 +154,11 @@ class CLIPPromptHead(MultiLabelClsHead):
             raise ValueError('The CSE loss needs the captions of the batch: '
                              "add 'caption' to PackInputs' algorithm_keys "
                              'and give the dataset a caption_file.')
-        loss_cse = self._cse(feats, captions, target)
+        loss_cse, stats = self._cse(feats, captions, target)
         return dict(
             loss_cls=self.lambda_cls * loss_cls,
             loss_cse=(1 - self.lambda_cls) * loss_cse,
-            cse_active_neg=self.cse_module.last_active_negative_fraction)
+            cse_active_neg=stats['active_neg'])
 
     @staticmethod
     def _targets(data_samples: List[DataSample],
@@ -173,9 +173,11 @@ class CLIPPromptHead(MultiLabelClsHead):
         ]).float().to(cls_score.device)
 
     def _cse(self, feats: Tuple, captions: Tuple[torch.Tensor, ...],
-             target: torch.Tensor) -> torch.Tensor:
+             target: torch.Tensor) -> Tuple[torch.Tensor, dict]:
+        """CSE loss and its statistics (``CSELoss(return_stats=True)``)."""
         if self.cse_space == 'encoder':
-            return self.cse_module(feats[1], captions[0], target)
+            return self.cse_module(feats[1], captions[0], target,
+                                   return_stats=True)
         prompts = feats[3]
         if prompts is None:
             raise ValueError("cse_space='token' needs learnable prompts")
@@ -185,4 +187,4 @@ class CLIPPromptHead(MultiLabelClsHead):
         mask = mask[:, :length] if self.token_caption_mask else None
         return self.cse_module(prompts[:, shift:shift + length],
                                token_embeds[:, :length], target,
-                               caption_mask=mask)
+                               caption_mask=mask, return_stats=True)

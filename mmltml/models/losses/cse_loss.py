@@ -145,10 +145,10 @@ class CSELoss(nn.Module):
             (per-image losses [B]).
         loss_weight (float): Multiplier of the loss. Defaults to 1.0.
 
-    Attributes:
-        last_active_negative_fraction (Tensor): Detached scalar set by each
-            forward: the fraction of negative (image, class) pairs with an
-            active hinge (``mu_i > Delta_ki``), for logging.
+    ``forward(..., return_stats=True)`` also returns
+    ``dict(active_neg=...)``: the detached fraction of negative
+    (image, class) pairs with an active hinge (``mu_i > Delta_ki``), for
+    logging.
     """
 
     def __init__(self,
@@ -183,7 +183,6 @@ class CSELoss(nn.Module):
                                  'class_freq or class_stats')
             require_positive_counts(freq, 'CSELoss')
         self.register_buffer('class_freq', freq, persistent=False)
-        self.last_active_negative_fraction = torch.zeros(())
 
     def class_margin(self, dtype: torch.dtype,
                      device: torch.device) -> Union[float, torch.Tensor]:
@@ -205,7 +204,9 @@ class CSELoss(nn.Module):
                 prompt_embeds: torch.Tensor,
                 caption_embeds: torch.Tensor,
                 labels: torch.Tensor,
-                caption_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                caption_mask: Optional[torch.Tensor] = None,
+                return_stats: bool = False
+                ) -> Union[torch.Tensor, Tuple[torch.Tensor, dict]]:
         """Compute the loss.
 
         Args:
@@ -235,7 +236,8 @@ class CSELoss(nn.Module):
                                     self.class_margin(dtype, device),
                                     self.class_weight(dtype, device),
                                     self.reduction)
-        self.last_active_negative_fraction = active
+        if return_stats:
+            return self.loss_weight * loss, dict(active_neg=active)
         return self.loss_weight * loss
 
     def _check_shapes(self, prompt: torch.Tensor, caption: torch.Tensor,
