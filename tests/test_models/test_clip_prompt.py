@@ -9,6 +9,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401
+from mmltml.models.utils.clip_features import CLIPPromptFeatures
 
 TINY = dict(
     embed_dim=32,
@@ -63,6 +64,24 @@ def test_logits_equal_direct_open_clip(class_specific):
     # the prompt is "[SOS] ctx ctx ctx <name> . [EOT]"
     ids = learner.tokens[0]
     assert model.tokenizer(['X X X red circle.'])[0].tolist() == ids.tolist()
+
+
+def test_backbone_output_is_a_named_tuple_of_the_encoders():
+    """Fields by name equal open_clip's own encoders; still a tuple."""
+    model = backbone(prompt_learner=dict(n_ctx=2)).eval()
+    images = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        feats = model(images)
+        clip, learner = model.clip, model.prompt_learner
+        prompts = learner(clip.token_embedding)
+        text = reference_text_features(clip, prompts, learner.tokens)
+        image = clip.encode_image(images)
+    assert isinstance(feats, tuple) and len(feats) == 4
+    torch.testing.assert_close(feats.image_feats, image)
+    torch.testing.assert_close(feats.text_feats, text, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(feats.logit_scale, clip.logit_scale.exp())
+    torch.testing.assert_close(feats.prompt_embeds, prompts)
+    assert backbone(prompt_learner=None)(images).prompt_embeds is None
 
 
 def test_only_context_receives_gradients():
@@ -272,7 +291,7 @@ def test_head_logits_are_fp32_under_autocast():
     expected = 100.0 * (F.normalize(image.double(), dim=-1) @ F.normalize(
         text.double(), dim=-1).t())
     with torch.autocast('cpu', dtype=torch.bfloat16):
-        logits = head((image, text, scale))
+        logits = head(CLIPPromptFeatures(image, text, scale, None))
     assert logits.dtype == torch.float32
     assert torch.allclose(logits.double(), expected, atol=1e-4)
 

@@ -67,6 +67,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
+from mmltml.models.utils.clip_features import CLIPPromptFeatures
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 from torch.utils import flop_counter
@@ -450,7 +451,8 @@ def staged_step(model, optim_wrapper, batch: dict, timer: StageTimer,
         with timer('text'):
             text_feats, prompts = backbone.class_text_features()
         with timer('loss'):
-            feats = (image_feats, text_feats, backbone.logit_scale, prompts)
+            feats = CLIPPromptFeatures(image_feats, text_feats,
+                                       backbone.logit_scale, prompts)
             captions = (model.caption_embeddings(samples)
                         if getattr(head, 'needs_captions', False) else None)
             losses = head.loss(feats, samples, captions=captions)

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from ..data_preprocessors import is_feature_batch
+from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.frozen_state import (exclude_from_checkpoints,
@@ -22,8 +23,6 @@ FROZEN_DTYPES = {
     'fp16': torch.float16,
     'auto': None,
 }
-CLIPOutput = Tuple[torch.Tensor, torch.Tensor, torch.Tensor,
-                   Optional[torch.Tensor]]
 
 
 def resolve_class_names(classnames: Union[str, Sequence[str]]) -> List[str]:
@@ -46,8 +45,9 @@ class CLIPPromptBackbone(BaseModule):
     Eq. 2); the text tower runs only up to the longest end-of-text position,
     which is exact under the causal mask.
 
-    ``forward`` returns ``(image_feats [B, E], text_feats [C, E],
-    logit_scale, prompt_embeds [C, L, W] or None)``; the logits
+    ``forward`` returns a :class:`CLIPPromptFeatures` ``(image_feats [B, E],
+    text_feats [C, E], logit_scale, prompt_embeds [C, L, W] or None)``, a
+    named tuple; the logits
     ``logit_scale * cos(image, text)`` are left to the head.
 
     Checkpoints hold only the learnable prompts when the frozen CLIP weights
@@ -224,12 +224,13 @@ class CLIPPromptBackbone(BaseModule):
         return (self.truncate_text, ) + tuple(
             (t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
 
-    def forward(self, images: torch.Tensor) -> CLIPOutput:
-        """(image features, class text features, logit scale, prompt
-        embeddings) of a batch of images or cached image features."""
+    def forward(self, images: torch.Tensor) -> CLIPPromptFeatures:
+        """Image features, class text features, logit scale and prompt
+        embeddings of a batch of images or cached image features."""
         text_feats, prompts = self.class_text_features()
-        return (self.encode_image(images), text_feats, self.logit_scale,
-                prompts)
+        return CLIPPromptFeatures(
+            image_feats=self.encode_image(images), text_feats=text_feats,
+            logit_scale=self.logit_scale, prompt_embeds=prompts)
 
     # ------------------------------------------------------------------
     def encode_captions(self, captions: Sequence[str]) -> torch.Tensor:

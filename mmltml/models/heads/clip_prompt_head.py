@@ -10,6 +10,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 
 from ..losses.utils import autocast_off
+from ..utils.clip_features import CLIPPromptFeatures
 from .logits import attach_logits
 
 
@@ -108,18 +109,19 @@ class CLIPPromptHead(MultiLabelClsHead):
         return self.cse_module is not None
 
     def pre_logits(
-            self, feats: Tuple
+            self, feats: CLIPPromptFeatures
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(image features, class text features, logit scale) of the
         backbone's output (the scale replaced by ``self.logit_scale`` when
         it is set)."""
-        image_feats, text_feats, logit_scale = feats[:3]
+        image_feats, text_feats = feats.image_feats, feats.text_feats
+        logit_scale = feats.logit_scale
         if self.logit_scale is not None:
             logit_scale = torch.tensor(self.logit_scale,
                                        device=image_feats.device)
         return image_feats, text_feats, logit_scale
 
-    def forward(self, feats: Tuple) -> torch.Tensor:
+    def forward(self, feats: CLIPPromptFeatures) -> torch.Tensor:
         """Logits [B, C] = logit_scale * cos(image, text), in fp32 (also
         under autocast: a logit scale near 100 makes half-precision cosines
         visibly coarse)."""
@@ -138,7 +140,7 @@ class CLIPPromptHead(MultiLabelClsHead):
         return attach_logits(data_samples, cls_score)
 
     def loss(self,
-             feats: Tuple,
+             feats: CLIPPromptFeatures,
              data_samples: List[DataSample],
              captions: Optional[Tuple[torch.Tensor, ...]] = None,
              **kwargs) -> Dict[str, torch.Tensor]:
@@ -172,13 +174,14 @@ class CLIPPromptHead(MultiLabelClsHead):
             for s in data_samples
         ]).float().to(cls_score.device)
 
-    def _cse(self, feats: Tuple, captions: Tuple[torch.Tensor, ...],
+    def _cse(self, feats: CLIPPromptFeatures,
+             captions: Tuple[torch.Tensor, ...],
              target: torch.Tensor) -> Tuple[torch.Tensor, dict]:
         """CSE loss and its statistics (``CSELoss(return_stats=True)``)."""
         if self.cse_space == 'encoder':
-            return self.cse_module(feats[1], captions[0], target,
+            return self.cse_module(feats.text_feats, captions[0], target,
                                    return_stats=True)
-        prompts = feats[3]
+        prompts = feats.prompt_embeds
         if prompts is None:
             raise ValueError("cse_space='token' needs learnable prompts")
         token_embeds, mask = captions
