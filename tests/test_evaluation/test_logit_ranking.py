@@ -17,6 +17,7 @@ import mmltml  # noqa: F401
 from mmltml.engine.hooks import HeadLogitsHook, record_head_logits
 from mmltml.evaluation.metrics.group_map import GroupMAP
 from mmltml.models.heads import attach_logits
+from mmltml.models.utils.clip_features import CLIPPromptFeatures
 
 NUM_CLASSES, NUM_IMAGES, DIM = 6, 300, 64
 CLASS_FREQ = [400, 150, 60, 30, 12, 5]
@@ -47,7 +48,7 @@ def predict_with_head(image, text, labels, scale=100.0):
         DataSample().set_gt_label(torch.nonzero(row).flatten())
         for row in labels
     ]
-    feats = (image, text, torch.tensor(scale), None)
+    feats = CLIPPromptFeatures(image, text, torch.tensor(scale), None)
     return head.predict(feats, samples)
 
 

@@ -18,8 +18,10 @@ from .logits import attach_logits
 class CLIPPromptHead(MultiLabelClsHead):
     r"""Multi-label logits ``s * cos(image, class text)`` and the LMPT loss.
 
-    Takes the output of :class:`CLIPPromptBackbone` ``(image_feats,
-    text_feats, logit_scale, prompt_embeds)`` and computes (LMPT Eq. 2,
+    Takes the output of :class:`CLIPPromptBackbone`, a
+    :class:`~mmltml.models.utils.clip_features.CLIPPromptFeatures`
+    ``(image_feats, text_feats, logit_scale, prompt_embeds)`` read by field
+    name, and computes (LMPT Eq. 2,
     without the softmax: multi-label scores are per-class sigmoids)::
 
         logits[k, i] = logit_scale * cos(f_k, t_i)
