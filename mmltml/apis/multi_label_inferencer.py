@@ -23,27 +23,26 @@ def get_test_pipeline_cfg(cfg: Config) -> list:
     return dataset.pipeline
 
 
-def _config_load_from(model: Union[str, Config, nn.Module]) -> Optional[str]:
-    """``load_from`` of a config file or object, if any."""
-    if isinstance(model, str) and osp.isfile(model):
-        model = Config.fromfile(model)
-    return model.get('load_from') if isinstance(model, Config) else None
-
-
 def _with_checkpoint_class_stats(model: Union[str, Config, nn.Module],
-                                 checkpoint: Optional[str]
+                                 pretrained: Union[str, bool]
                                  ) -> Union[str, Config, nn.Module]:
-    """The config with the checkpoint's class statistics in place of a
-    missing training list file (see :mod:`mmltml.utils.checkpoint_stats`);
-    built models and model names are returned unchanged."""
+    """The config with the class statistics of the checkpoint to load
+    (``pretrained``, or the config's ``load_from`` for ``True``) in place
+    of a missing training list file (see
+    :mod:`mmltml.utils.checkpoint_stats`); the config file is read once.
+    Built models, model names and configs without a checkpoint are
+    returned unchanged."""
+    cfg = (Config.fromfile(model)
+           if isinstance(model, str) and osp.isfile(model) else model)
+    if not isinstance(cfg, Config):
+        return model
+    checkpoint = pretrained if isinstance(pretrained, str) else (
+        cfg.get('load_from') if pretrained else None)
     if not checkpoint:
         return model
-    if isinstance(model, str) and osp.isfile(model):
-        model = Config.fromfile(model)
-    if isinstance(model, Config):
-        model = copy.deepcopy(model)
-        apply_checkpoint_class_stats(model, checkpoint)
-    return model
+    cfg = copy.deepcopy(cfg)  # never edit the caller's config
+    apply_checkpoint_class_stats(cfg, checkpoint)
+    return cfg
 
 
 class MultiLabelInferencer(ImageClassificationInferencer):
@@ -92,9 +91,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
                  device: Optional[str] = None,
                  thr: float = 0.5, topk: Optional[int] = None,
                  **kwargs) -> None:
-        checkpoint = pretrained if isinstance(pretrained, str) else (
-            _config_load_from(model) if pretrained else None)
-        model = _with_checkpoint_class_stats(model, checkpoint)
+        model = _with_checkpoint_class_stats(model, pretrained)
         super().__init__(model, pretrained=pretrained, device=device,
                          **kwargs)
         if self.classes is None:
