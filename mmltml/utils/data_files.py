@@ -4,6 +4,10 @@ exist (``tools/train.py`` and ``tools/test.py`` call it first)."""
 import os.path as osp
 from typing import Iterator, List, Sequence, Tuple
 
+from mmpretrain.registry import DATASETS
+
+from ..datasets.categories import is_preset
+from ..datasets.lt_benchmark import LTBenchmarkDataset
 from .checkpoint_stats import iter_class_stats_sources
 from .dataset_cfg import leaf_dataset_cfgs
 
@@ -17,14 +21,12 @@ def _join(data_root: str, path: str) -> str:
 
 
 def _dataset_class(type_name):
-    from mmpretrain.registry import DATASETS
     return DATASETS.get(type_name) if isinstance(type_name, str) else None
 
 
 def _dataset_files(cfg: dict, where: str) -> Iterator[Tuple[str, str, str]]:
     """``(field, path, note)`` of the files a leaf dataset config reads,
     with the defaults of mmltml's benchmark datasets filled in."""
-    from mmltml.datasets.lt_benchmark import LTBenchmarkDataset
     cls = _dataset_class(cfg.get('type'))
     files = {k: cfg.get(k) for k in DATASET_FILE_FIELDS}
     notes = dict.fromkeys(DATASET_FILE_FIELDS, '')
@@ -40,7 +42,7 @@ def _dataset_files(cfg: dict, where: str) -> Iterator[Tuple[str, str, str]]:
     data_root = cfg.get('data_root') or ''
     for field, path in files.items():
         if not isinstance(path, str) or not path or (
-                field == 'label_file' and _is_preset(path)):
+                field == 'label_file' and is_preset(path)):
             continue
         yield f'{where}.{field}', _join(data_root, path), notes[field]
 
@@ -55,13 +57,8 @@ def _class_stats_files(node, where: str) -> Iterator[Tuple[str, str, str]]:
         for field in ('ann_file', 'label_file'):
             name = source.get(field)
             if isinstance(name, str) and not (field == 'label_file'
-                                              and _is_preset(name)):
+                                              and is_preset(name)):
                 yield f'{path}.{field}', _join(root, name), ''
-
-
-def _is_preset(name: str) -> bool:
-    from mmltml.datasets import is_preset
-    return is_preset(name)
 
 
 def missing_data_files(cfg, sections: Sequence[str]) -> List[str]:
