@@ -15,7 +15,6 @@ file is present still wins, and statistics that disagree with the
 checkpoint's are an error naming both.
 """
 import os.path as osp
-import zipfile
 from typing import Any, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -113,12 +112,9 @@ def read_checkpoint_class_stats(checkpoint: str) -> Optional[dict]:
 
     The file is read with torch's weights-only unpickler (mmengine's types
     are allowlisted by :func:`mmltml.utils.compat.
-    register_checkpoint_safe_globals`). Files in torch's zip format are
-    memory-mapped, so the weights, which the runner loads afterwards, are
-    not read a second time here.
+    register_checkpoint_safe_globals`).
     """
-    loaded = torch.load(checkpoint, map_location='cpu', weights_only=True,
-                        mmap=zipfile.is_zipfile(checkpoint))
+    loaded = torch.load(checkpoint, map_location='cpu', weights_only=True)
     meta = loaded.get('meta') if isinstance(loaded, dict) else None
     return (meta or {}).get(META_KEY)
 
