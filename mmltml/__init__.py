@@ -19,7 +19,8 @@ from .utils.compat import (guard_transformers_import,  # noqa: E402
 
 guard_transformers_import()  # must run before mmpretrain is imported
 
-from . import apis, datasets, engine, evaluation, models  # noqa: E402,F401
+from . import (apis, datasets, engine, evaluation, models,  # noqa: E402,F401
+               structures)
 from .version import __version__  # noqa: E402
 
 patch_package_utils()
@@ -28,5 +29,6 @@ apis.register_model_index()
 apis.register_multi_label_task()
 
 __all__ = [
-    '__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models'
+    '__version__', 'apis', 'datasets', 'engine', 'evaluation', 'models',
+    'structures'
 ]

@@ -139,7 +139,7 @@ MUTATIONS = [
     Mutation(
         'group-boundary',
         'groups: a class with n = head_thr counted as medium',
-        'mmltml/datasets/class_stats.py',
+        'mmltml/structures/class_stats.py',
         r'if n >= head_thr:',
         'if n > head_thr:',
         ['tests/test_evaluation/test_group_map.py',

@@ -25,7 +25,8 @@ faulty line out (or, for bad label ids, yield it with ``ids=None``) and go
 on, for a checker that lists every problem. Framework-free: plain Python.
 """
 import os.path as osp
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional
+from typing import (Callable, Dict, Iterator, List, NamedTuple, Optional,
+                    Tuple)
 
 #: Encoding of every text file of a dataset: UTF-8, with an optional BOM.
 ENCODING = 'utf-8-sig'
@@ -145,6 +146,30 @@ def read_list_file(path: str,
                    allow_unlabelled: bool = True) -> List[ListEntry]:
     """All entries of a list file (see :func:`iter_list_file`)."""
     return list(iter_list_file(path, num_classes, allow_unlabelled))
+
+
+def parse_list_file(
+        path: str,
+        num_classes: Optional[int] = None
+) -> Tuple[List[str], List[List[int]]]:
+    """Image paths and label ids of a list file, as two lists (see
+    :func:`iter_list_file`; a line without ids is an unlabelled image).
+
+    Args:
+        path (str): Path of the list file.
+        num_classes (int, optional): If given, ids must be below it.
+
+    Returns:
+        tuple[list[str], list[list[int]]]: Image paths and, per image, the
+        sorted class ids.
+
+    Examples:
+        >>> paths, labels = parse_list_file('data/voc/voc_lt_train.txt', 20)
+        >>> len(paths), labels[0]
+        (1142, [4, 14, 19])
+    """
+    entries = read_list_file(path, num_classes)
+    return [e.path for e in entries], [e.ids for e in entries]
 
 
 def iter_caption_file(path: str,

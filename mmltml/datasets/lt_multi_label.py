@@ -8,8 +8,9 @@ from mmengine.logging import print_log
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
+from mmltml.structures import HEAD_THR, TAIL_THR, compute_class_stats
+
 from .categories import get_class_names, is_preset
-from .class_stats import compute_class_stats
 from .list_file import image_key, iter_caption_file, iter_list_file
 from .image_check import apply_pipeline, iter_image_problems
 
@@ -269,7 +270,9 @@ class LTMultiLabelDataset(MultiLabelDataset):
         (head >= 100, tail < 20); see :meth:`get_class_stats`."""
         return self.get_class_stats()
 
-    def get_class_stats(self, head_thr: int = 100, tail_thr: int = 20) -> dict:
+    def get_class_stats(self,
+                        head_thr: int = HEAD_THR,
+                        tail_thr: int = TAIL_THR) -> dict:
         """Compute the class statistics of the samples of this dataset.
 
         Args:
@@ -277,7 +280,7 @@ class LTMultiLabelDataset(MultiLabelDataset):
             tail_thr (int): tail if n_i < tail_thr. Defaults to 20.
 
         Returns:
-            dict: See :func:`mmltml.datasets.compute_class_stats`.
+            dict: See :func:`mmltml.structures.compute_class_stats`.
         """
         labels = [self.get_cat_ids(i) for i in range(len(self))]
         return compute_class_stats(labels, len(self.CLASSES), self.CLASSES,

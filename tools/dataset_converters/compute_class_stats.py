@@ -12,8 +12,9 @@ Examples:
 """
 import argparse
 
-from mmltml.datasets.class_stats import (format_class_stats, load_class_stats,
-                                         save_class_stats)
+from mmltml.datasets import load_class_stats
+from mmltml.structures import (HEAD_THR, TAIL_THR, format_class_stats,
+                               save_class_stats)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -25,9 +26,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--num-classes', type=int, help='number of classes (if no --labels)')
     parser.add_argument(
-        '--head', type=int, default=100, help='head: n >= HEAD (100)')
+        '--head',
+        type=int,
+        default=HEAD_THR,
+        help=f'head: n >= HEAD ({HEAD_THR})')
     parser.add_argument(
-        '--tail', type=int, default=20, help='tail: n < TAIL (20)')
+        '--tail',
+        type=int,
+        default=TAIL_THR,
+        help=f'tail: n < TAIL ({TAIL_THR})')
     parser.add_argument('--out', required=True, help='output .json')
     return parser.parse_args(argv)
 

@@ -10,7 +10,7 @@ import argparse
 import time
 
 from mmltml.benchmarks.synthetic import class_names, generate_synthetic_lt
-from mmltml.datasets.class_stats import split_groups
+from mmltml.structures import split_groups
 
 
 def parse_args() -> argparse.Namespace:

@@ -25,11 +25,11 @@ from mmengine.registry import init_default_scope
 from mmengine.utils import ProgressBar
 from mmpretrain.registry import DATASETS
 
-from mmltml.datasets import (LTMultiLabelDataset, compute_class_stats,
-                             format_class_stats, load_class_stats)
+from mmltml.datasets import LTMultiLabelDataset, load_class_stats
 from mmltml.datasets.image_check import iter_image_problems
 from mmltml.datasets.list_file import (image_key, iter_caption_file,
                                        iter_list_file)
+from mmltml.structures import compute_class_stats, format_class_stats
 from mmltml.utils.dataset_cfg import leaf_dataset_cfgs
 
 SPLITS = ('train', 'val', 'test')

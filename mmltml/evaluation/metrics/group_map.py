@@ -13,8 +13,9 @@ from mmengine.logging import MMLogger, print_log
 from mmpretrain.registry import METRICS
 from mmpretrain.structures import label_to_onehot
 
-from mmltml.datasets.class_stats import GROUP_NAMES, load_class_stats
+from mmltml.datasets import load_class_stats
 from mmltml.models.heads.logits import PRED_LOGITS
+from mmltml.structures import GROUP_NAMES, HEAD_THR, TAIL_THR, group_rules
 
 EMPTY_CLASS_POLICIES = ('exclude', 'zero')
 
@@ -87,9 +88,10 @@ def classwise_average_precision(pred: np.ndarray,
 class GroupMAP(BaseMetric):
     """mAP over all classes and over the head / medium / tail groups.
 
-    The groups are defined by the *training* frequency n_i of each class:
-    head n_i >= ``head_thr``, medium ``tail_thr`` <= n_i < ``head_thr``,
-    tail n_i < ``tail_thr`` (100 / 20 by default, the LTML protocol). The
+    The groups are defined by the *training* frequency n_i of each class,
+    with the rule of :func:`mmltml.structures.split_groups`: head
+    n_i >= ``head_thr``, medium ``tail_thr`` <= n_i < ``head_thr``, tail
+    n_i < ``tail_thr`` (100 / 20 by default, the LTML protocol). The
     per-class AP is the non-interpolated AP of
     ``sklearn.metrics.average_precision_score``; mAP is the mean of the
     per-class APs and a group mAP the mean within the group, so the total
@@ -171,8 +173,8 @@ class GroupMAP(BaseMetric):
     def __init__(self,
                  class_stats: Union[str, dict, None] = None,
                  class_freq: Optional[Sequence[int]] = None,
-                 head_thr: int = 100,
-                 tail_thr: int = 20,
+                 head_thr: int = HEAD_THR,
+                 tail_thr: int = TAIL_THR,
                  empty_class: str = 'exclude',
                  dump_dir: Optional[str] = None,
                  dump_format: str = 'csv',
@@ -333,22 +335,17 @@ class GroupMAP(BaseMetric):
     def _log_table(self, metrics: Dict[str, float], ap: np.ndarray,
                    num_pos: np.ndarray) -> None:
         """Print classes per group, evaluated classes and mAP."""
-        thr = self.stats['thresholds']
-        rules = {
-            'head': f'n>={thr["head"]}',
-            'medium': f'{thr["tail"]}<=n<{thr["head"]}',
-            'tail': f'n<{thr["tail"]}'
-        }
+        rules = group_rules(self.stats['thresholds'])
         lines = [
-            f'{"group":<8}{"rule":<12}{"classes":>8}{"evaluated":>10}'
+            f'{"group":<8}{"rule":<18}{"classes":>8}{"evaluated":>10}'
             f'{"mAP":>8}'
         ]
         for name in GROUP_NAMES:
             idx = self.stats['groups'][name]
             n_eval = int(np.isfinite(ap[idx]).sum())
-            lines.append(f'{name:<8}{rules[name]:<12}{len(idx):>8}'
+            lines.append(f'{name:<8}{rules[name]:<18}{len(idx):>8}'
                          f'{n_eval:>10}{metrics[f"mAP_{name}"]:>8.2f}')
-        lines.append(f'{"total":<8}{"":<12}{len(ap):>8}'
+        lines.append(f'{"total":<8}{"":<18}{len(ap):>8}'
                      f'{int(np.isfinite(ap).sum()):>10}'
                      f'{metrics["mAP"]:>8.2f}')
         empty = [self._class_names()[i] for i in np.flatnonzero(num_pos == 0)]

@@ -4,7 +4,7 @@
 - precision: every loss computes in float32 (float64 inputs stay float64, so
   ``torch.autograd.gradcheck`` applies), with autocast disabled inside;
 - class statistics: ``class_freq`` / ``train_num`` given as numbers or
-  through :func:`mmltml.datasets.class_stats.load_class_stats`;
+  through :func:`mmltml.datasets.load_class_stats`;
 - reduction: mmpretrain's ``weight`` / ``avg_factor`` / ``reduction``
   conventions on an element-wise loss.
 """
@@ -13,6 +13,8 @@ from typing import ContextManager, Optional, Sequence, Tuple, Union
 
 import torch
 from mmpretrain.models.losses.utils import weight_reduce_loss
+
+from mmltml.datasets import load_class_stats
 
 REDUCTIONS = ('none', 'mean', 'sum')
 
@@ -50,7 +52,7 @@ def resolve_class_stats(
         class_freq: n_i, the number of training images containing class i.
         train_num: N, the number of training images.
         class_stats: Any source accepted by
-            :func:`mmltml.datasets.class_stats.load_class_stats` (a dict with
+            :func:`mmltml.datasets.load_class_stats` (a dict with
             ``class_freq``, a ``.json`` path or
             ``dict(ann_file=..., label_file=...)``); its ``class_freq`` and
             ``num_images`` are used. Exclusive with ``class_freq`` /
@@ -63,7 +65,6 @@ def resolve_class_stats(
         if class_freq is not None or train_num is not None:
             raise ValueError('give class statistics either as class_stats or '
                              'as class_freq/train_num, not both')
-        from mmltml.datasets.class_stats import load_class_stats
         stats = load_class_stats(class_stats)
         class_freq, train_num = stats['class_freq'], stats.get('num_images')
     if class_freq is None:

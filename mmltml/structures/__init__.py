@@ -1,0 +1,10 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+from .class_stats import (GROUP_NAMES, HEAD_THR, TAIL_THR, check_class_stats,
+                          compute_class_stats, format_class_stats,
+                          group_rules, save_class_stats, split_groups)
+
+__all__ = [
+    'GROUP_NAMES', 'HEAD_THR', 'TAIL_THR', 'check_class_stats',
+    'compute_class_stats', 'format_class_stats', 'group_rules',
+    'save_class_stats', 'split_groups'
+]
