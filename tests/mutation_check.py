@@ -143,7 +143,7 @@ MUTATIONS = [
         r'if n >= head_thr:',
         'if n > head_thr:',
         ['tests/test_evaluation/test_group_map.py',
-         'tests/test_datasets/test_class_stats.py']),
+         'tests/test_structures/test_class_stats.py']),
     Mutation(
         'cache-views-swapped',
         'feature cache: the flipped and unflipped views swapped',

@@ -1,15 +1,15 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+"""load_class_stats: the sources of a config's class statistics and the
+memo of the list-file ones."""
 import json
 import os
 import os.path as osp
 
-import numpy as np
 import pytest
 
-from mmltml.datasets import (VOC_LT_CLASSES, compute_class_stats,
-                             load_class_stats, parse_list_file,
-                             save_class_stats)
-from .ltml_counts import COCO_TEST, COCO_TRAIN, VOC_TEST, VOC_TRAIN
+import mmltml.datasets.class_stats as sources
+from mmltml.datasets import load_class_stats, save_class_stats
+from .ltml_counts import COCO_TRAIN, VOC_TRAIN
 
 
 def _write(path, text: str) -> str:
@@ -23,13 +23,6 @@ def _ref(ltml_dir, name):
     return dict(
         ann_file=osp.join(ltml_dir, name, f'{name}_lt_train.txt'),
         label_file=osp.join(ltml_dir, name, labels))
-
-
-def _counts(labels, num_classes):
-    counts = np.zeros(num_classes, dtype=int)
-    for ids in labels:
-        counts[ids] += 1
-    return counts.tolist()
 
 
 def test_official_train_statistics(ltml_dir):
@@ -48,74 +41,6 @@ def test_official_train_statistics(ltml_dir):
     assert 'pottedplant' in voc['group_names']['head']
     assert 'motorbike' in voc['group_names']['medium']
     assert coco['neg_class_freq'][0] == 1909 - 1128
-
-
-def test_official_test_lists(ltml_dir):
-    paths, labels = parse_list_file(
-        osp.join(ltml_dir, 'coco', 'coco_lt_test.txt'), 80)
-    assert len(paths) == 5000 and sum(not ids for ids in labels) == 48
-    assert _counts(labels, 80) == COCO_TEST
-    paths, labels = parse_list_file(
-        osp.join(ltml_dir, 'voc', 'voc_lt_test.txt'), 20)
-    assert len(paths) == 4952 and all(labels)
-    assert _counts(labels, 20) == VOC_TEST
-
-
-def test_condition_prob_against_brute_force(ltml_dir):
-    _, labels = parse_list_file(
-        osp.join(ltml_dir, 'voc', 'voc_lt_train.txt'), 20)
-    stats = compute_class_stats(labels, 20, VOC_LT_CLASSES)
-    cond = np.array(stats['condition_prob'])
-    for i, j in [(14, 8), (8, 14), (9, 14), (15, 10), (3, 3)]:
-        with_i = [ids for ids in labels if i in ids]
-        expect = sum(j in ids for ids in with_i) / len(with_i)
-        assert cond[i, j] == pytest.approx(expect)
-    assert np.allclose(np.diag(cond), 1)
-
-
-def test_compute_class_stats_small_and_empty_class():
-    stats = compute_class_stats([[0, 1], [1], [1], []],
-                                num_classes=3,
-                                classes=['a', 'b', 'c'],
-                                head_thr=3,
-                                tail_thr=1)
-    assert stats['class_freq'] == [1, 3, 0]
-    assert stats['neg_class_freq'] == [3, 1, 4]
-    assert stats['condition_prob'] == [[1.0, 1.0, 0.0], [1 / 3, 1.0, 0.0],
-                                       [0.0, 0.0, 0.0]]
-    assert stats['groups'] == dict(head=[1], medium=[0], tail=[2])
-    assert stats['group_names'] == dict(head=['b'], medium=['a'], tail=['c'])
-    assert stats['thresholds'] == dict(head=3, tail=1)
-    with pytest.raises(ValueError, match='out of range'):
-        compute_class_stats([[3]], num_classes=3)
-    with pytest.raises(ValueError, match='class names'):
-        compute_class_stats([[0]], num_classes=3, classes=['a'])
-    with pytest.raises(ValueError, match='tail_thr'):
-        compute_class_stats([[0]], num_classes=3, head_thr=5, tail_thr=10)
-
-
-def test_parse_list_file_tolerance(tmp_path):
-    path = _write(tmp_path / 'l.txt',
-                  'a.jpg 1 0 \r\n\r\n  \nb.jpg 2\r\nc.jpg\nd.jpg 0  ')
-    paths, labels = parse_list_file(path, 3)
-    assert paths == ['a.jpg', 'b.jpg', 'c.jpg', 'd.jpg']
-    assert labels == [[0, 1], [2], [], [0]]
-
-
-@pytest.mark.parametrize('text, match', [
-    ('a.jpg 0\nb.jpg x\n', 'line 2: label id \'x\' is not an integer'),
-    ('a.jpg 0\nb.jpg 3\n', 'line 2: label id 3 out of range'),
-    ('a.jpg 0\n\nb.jpg -1\n', 'line 3: negative label id'),
-    ('a.jpg 0\nb.jpg 1\na.jpg 2\n', 'line 3: duplicate image .*line 1'),
-    ('a.jpg 1 1\n', 'line 1: label id 1 repeated'),
-])
-def test_parse_list_file_errors(tmp_path, text, match):
-    path = _write(tmp_path / 'bad_list.txt', text)
-    with pytest.raises(ValueError, match=match) as err:
-        parse_list_file(path, num_classes=3)
-    assert 'bad_list.txt' in str(err.value)
-    with pytest.raises(FileNotFoundError, match='missing.txt'):
-        parse_list_file(str(tmp_path / 'missing.txt'))
 
 
 def test_save_load_roundtrip_and_dict_source(tmp_path, ltml_dir):
@@ -162,13 +87,66 @@ def test_load_class_stats_errors(tmp_path, ltml_dir):
         load_class_stats(dict(foo=1))
 
 
-def test_list_reference_is_memoised_and_refreshed(tmp_path):
+@pytest.fixture
+def reads(monkeypatch):
+    """The list files read by load_class_stats, in order."""
+    paths = []
+
+    def counting(path, *args):
+        paths.append(path)
+        return read(path, *args)
+
+    read = sources.read_list_file
+    monkeypatch.setattr(sources, 'read_list_file', counting)
+    return paths
+
+
+def test_list_reference_is_memoised_and_copied(tmp_path, reads):
     path = _write(tmp_path / 'train.txt', 'a.jpg 0\nb.jpg 0 1\n')
-    ref = dict(ann_file=path, num_classes=2)
-    first = load_class_stats(ref)
-    first['class_freq'][0] = 99  # callers get copies
+    first = load_class_stats(dict(ann_file=path, num_classes=2))
+    first['class_freq'][0] = 99  # callers get deep copies
+    first['condition_prob'][0][1] = 99.0
+    first['groups']['tail'].append(7)
+    again = load_class_stats(
+        dict(ann_file='train.txt', data_root=str(tmp_path), num_classes=2))
+    assert again['class_freq'] == [2, 1]
+    assert again['condition_prob'] == [[1.0, 0.5], [1.0, 1.0]]
+    assert again['groups']['tail'] == [0, 1]
+    assert reads == [path]  # the relative reference is the same file
+    regrouped = load_class_stats(
+        dict(ann_file=path, num_classes=2, head_thr=2, tail_thr=1))
+    assert regrouped['groups'] == dict(head=[0], medium=[1], tail=[])
+    assert len(reads) == 2  # other thresholds, another entry
+
+
+def test_changed_files_are_read_again(tmp_path, reads):
+    path = _write(tmp_path / 'train.txt', 'a.jpg 0\nb.jpg 0 1\n')
+    labels = _write(tmp_path / 'labels.txt', 'cat 0\ndog 1\n')
+    ref = dict(ann_file=path, label_file=labels)
     assert load_class_stats(ref)['class_freq'] == [2, 1]
+    # another size, even within the file system's time resolution
     _write(tmp_path / 'train.txt', 'a.jpg 0\nb.jpg 1\nc.jpg 1\n')
+    assert load_class_stats(ref)['class_freq'] == [1, 2]
+    # the same size, a later modification time
+    _write(tmp_path / 'train.txt', 'a.jpg 1\nb.jpg 1\nc.jpg 1\n')
     st = os.stat(path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
-    assert load_class_stats(ref)['class_freq'] == [1, 2]
+    assert load_class_stats(ref)['class_freq'] == [0, 3]
+    assert len(reads) == 3
+    _write(tmp_path / 'labels.txt', 'cow 0\nhorse 1\n')  # the label file too
+    assert load_class_stats(ref)['group_names']['tail'] == ['cow', 'horse']
+    assert len(reads) == 4
+
+
+def test_memo_is_bounded(tmp_path, reads):
+    refs = [
+        dict(
+            ann_file=_write(tmp_path / f'{i}.txt', f'a.jpg {i % 2}\n'),
+            num_classes=2) for i in range(sources.CACHE_SIZE + 1)
+    ]
+    for ref in refs:
+        load_class_stats(ref)
+    load_class_stats(refs[-1])  # kept
+    assert len(reads) == len(refs)
+    load_class_stats(refs[0])  # the least recently used: dropped
+    assert len(reads) == len(refs) + 1 and reads[-1] == refs[0]['ann_file']
