@@ -82,7 +82,8 @@ def train(model: ContrastiveCLIP, pool: PairPool, args: argparse.Namespace,
 
     def after_step(step: int, log_vars: dict) -> None:
         if step % args.log_interval == 0 or step == args.steps:
-            result = dict(step=step, loss=round(float(log_vars['loss'].detach()), 4),
+            loss = float(log_vars['loss'].detach())
+            result = dict(step=step, loss=round(loss, 4),
                           time_s=round(time.time() - start, 1),
                           **bench.zero_shot(model.clip))
             print(' '.join(f'{k} {v}' for k, v in result.items()),
