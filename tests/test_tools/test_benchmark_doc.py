@@ -48,8 +48,9 @@ def test_cpu_figures_follow_from_the_recorded_run():
     doc, data = _load()
     cpu = data['cpu_vitb16_lmpt_coco-lt']
     steps, epoch, flops = cpu['steps'], cpu['epoch'], cpu['flops']
-    figures = {cells[0]: cells[1] for cells in table_rows(
+    rows = {cells[0]: cells[1:] for cells in table_rows(
         doc, '| figure | measured | target')}
+    figures = {name: cells[0] for name, cells in rows.items()}
 
     speedup = steps['plain']['total_ms'] / steps['optimised']['total_ms']
     assert figures['optimised step vs plain step'].startswith(
@@ -70,6 +71,20 @@ def test_cpu_figures_follow_from_the_recorded_run():
 
     assert figures['evaluation of 5,000 cached test images'] == \
         f"**{cpu['eval_5000_cached_s']} s**"
+    # the target column judges the recorded figures by the recorded targets
+    targets = cpu['targets']
+    judged = {
+        'optimised step vs plain step':
+        (f">= {targets['step_speedup_min']}x",
+         speedup >= targets['step_speedup_min']),
+        epoch_key: (f">= {targets['epoch_speedup_min']}x",
+                    epoch_ratio >= targets['epoch_speedup_min']),
+        'evaluation of 5,000 cached test images':
+        (f"< {targets['eval_5000_cached_max_s']} s",
+         cpu['eval_5000_cached_s'] < targets['eval_5000_cached_max_s']),
+    }
+    for name, (target, met) in judged.items():
+        assert rows[name][1] == f"{target}: {'met' if met else '**not met**'}"
     diff = cpu['max_abs_diff']
     assert figures['max abs difference, logits / loss (plain vs optimised)'] \
         == f"{diff['logits']:.1e} / {diff['loss']:.1e}".replace('e-0', 'e-')
