@@ -9,5 +9,4 @@ clip_rn50_text_embeds = dict(
     template='a photo of a {}.',
     clip_model_name='RN50-quickgelu',
     clip_pretrained='openai',
-    clip_model_cfg=None,
     trainable=False)
