@@ -24,8 +24,8 @@ class VSIHead(MultiLabelClsHead):
       through a linear layer :math:`\phi: C_{in} \to d`;
     - class prompts (Eq. 2) :math:`P = \mathrm{PI}(T)`, with
       ``PI = Linear(m, tau * d) - GELU - Linear(tau * d, d)`` applied to the
-      CLIP text embeddings :math:`T \in \mathbb{R}^{C \times m}` of
-      ``template.format(classname)`` (not L2-normalised);
+      class text embeddings :math:`T \in \mathbb{R}^{C \times m}` (CPRFL:
+      CLIP's of ``template.format(classname)``, not L2-normalised);
     - refined prompts (Eqs. 3-5) :math:`P'`: the prompt outputs of one VSI
       block (:class:`~mmltml.models.utils.vsi_block.VSIBlock`: pre-norm
       multi-head attention and FFN, **no residuals** by default, no
@@ -194,9 +194,9 @@ class VSIHead(MultiLabelClsHead):
         """``embeds`` detached in fp32 on the CPU, if it has shape
         ``[C, m]`` (``m = dims`` when given)."""
         embeds = embeds.detach().float().cpu()
-        width = 'm' if dims is None else dims
-        if (embeds.dim() != 2 or embeds.size(0) != self.num_classes
-                or dims not in (None, embeds.size(1))):
+        shape = [self.num_classes, embeds.size(-1) if dims is None else dims]
+        if list(embeds.shape) != shape:
+            width = 'm' if dims is None else dims
             raise ValueError(f'{what}: text embeddings must have shape '
                              f'[{self.num_classes}, {width}], got '
                              f'{list(embeds.shape)}')
