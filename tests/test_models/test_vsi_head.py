@@ -404,3 +404,32 @@ def test_checkpoint_predicts_without_building_clip(tiny_clip, tmp_path,
     got = test_head.eval().predict(feats, samples([[0], [1, 2]]))
     for a, b in zip(got, expected):
         torch.testing.assert_close(a.pred_logits, b.pred_logits)
+
+
+def test_text_embeds_fragments_build_without_clip(monkeypatch):
+    """The fragments of configs/_base_/text_embeds build their sources; a
+    CLIP source knows its width from the open_clip config and builds no
+    CLIP before the head runs it."""
+    import glob
+
+    from mmengine.config import Config
+
+    def no_clip(**kwargs):
+        raise AssertionError('CLIP was built')
+
+    monkeypatch.setattr(
+        'mmltml.models.text_embeds.clip_class_text_embeds.'
+        'build_clip_and_tokenizer', no_clip)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    widths = {}
+    for path in sorted(glob.glob(
+            os.path.join(root, 'configs', '_base_', 'text_embeds', '*.py'))):
+        name = os.path.basename(path)[:-3]
+        cfg = Config.fromfile(path)[name.replace('-', '_') + '_text_embeds']
+        head = build_head(num_classes=20, text_embeds=dict(
+            cfg, classnames='voc-lt') if 'clip' in name else cfg)
+        widths[name] = head.text_dims
+        assert head.prompt_init[0].in_features == head.text_dims
+        assert not hasattr(head, 'text_encoder')
+    assert widths == {'clip-rn50': 1024, 'random-1024': 1024,
+                      'random-128': 128, 'tinyclip-synthetic': 128}
