@@ -3,7 +3,8 @@
 # fine-tuned ResNet-101. At 224 px ViT-B/16 gives 14 x 14 tokens of width
 # 768, the same token count as ResNet-101 at 448 px. The class prompts come
 # from the same CLIP's text tower (512-d); for CPRFL's RN50 text embeddings
-# set head.clip_model_name='RN50-quickgelu'. Training recipe as CPRFL's.
+# set head.text_embeds.clip_model_name='RN50-quickgelu'. Training recipe as
+# CPRFL's.
 _base_ = './cprfl_r101_coco-lt.py'
 
 model = dict(
@@ -15,8 +16,8 @@ model = dict(
         frozen=True),
     head=dict(
         in_channels=768,
-        clip_model_name='ViT-B-16-quickgelu',
-        clip_pretrained='openai'))
+        text_embeds=dict(
+            clip_model_name='ViT-B-16-quickgelu', clip_pretrained='openai')))
 
 # CLIP's input: 224 px (bicubic) and CLIP normalisation
 data_preprocessor = dict(

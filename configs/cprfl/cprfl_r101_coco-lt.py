@@ -10,4 +10,7 @@ _base_ = [
     '../_base_/default_runtime.py'
 ]
 
-model = dict(head=dict(num_classes=_base_.num_classes, classnames='coco-lt'))
+model = dict(
+    head=dict(
+        num_classes=_base_.num_classes,
+        text_embeds=dict(classnames='coco-lt')))

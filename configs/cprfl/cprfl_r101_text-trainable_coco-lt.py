@@ -3,4 +3,4 @@
 # and recomputes the class embeddings every step; the paper says it is
 # frozen (the default config). The EMA also averages the text tower.
 _base_ = './cprfl_r101_coco-lt.py'
-model = dict(head=dict(text_encoder_trainable=True))
+model = dict(head=dict(text_embeds=dict(trainable=True)))

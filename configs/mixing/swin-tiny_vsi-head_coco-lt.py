@@ -2,11 +2,11 @@
 # Swin-T backbone (ImageNet-1k weights from the mmpretrain model zoo). The
 # last Swin stage, a [B, 768, 7, 7] map, becomes 49 visual tokens; the
 # class prompts come from the frozen CLIP RN50 text encoder (OpenAI
-# weights, computed once at construction). Head sizes are scaled to the
+# weights, computed once at initialisation). Head sizes are scaled to the
 # Swin-T width; the schedule is illustrative, not tuned.
 _base_ = [
     '../_base_/datasets/coco-lt_resnet-224.py',
-    '../_base_/default_runtime.py'
+    '../_base_/default_runtime.py', '../_base_/text_embeds/clip-rn50.py'
 ]
 
 checkpoint = 'https://download.openmmlab.com/mmclassification/v0/swin-transformer/swin_tiny_224_b16x64_300e_imagenet_20210616_090925-66df6be6.pth'  # noqa
@@ -24,10 +24,7 @@ model = dict(
         type='VSIHead',
         num_classes=_base_.num_classes,
         in_channels=768,
-        classnames='coco-lt',
-        template='a photo of a {}.',
-        clip_model_name='RN50-quickgelu',
-        clip_pretrained='openai',
+        text_embeds=dict(_base_.clip_rn50_text_embeds, classnames='coco-lt'),
         embed_dims=768,
         num_heads=8,
         head_dims=96,

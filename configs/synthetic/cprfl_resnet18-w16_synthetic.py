@@ -1,7 +1,10 @@
 # CPRFL on the synthetic benchmark: the quarter-width ResNet-18 from scratch
 # + VSI head whose category prompts are the shipped tiny CLIP's text
 # embeddings of "a photo of a {}." (frozen), trained with CPRFL's ASL.
-_base_ = './resnet18-w16_bce_synthetic.py'
+_base_ = [
+    './resnet18-w16_bce_synthetic.py',
+    '../_base_/text_embeds/tinyclip-synthetic.py'
+]
 model = dict(
     neck=None,
     head=dict(
@@ -9,12 +12,9 @@ model = dict(
         type='VSIHead',
         num_classes=_base_.num_classes,
         in_channels=128,
-        classnames=_base_.data_root + '/labels.txt',
-        template='a photo of a {}.',
-        clip_model_name=None,
-        clip_model_cfg='tinyclip-synthetic',
-        clip_pretrained='checkpoints/tinyclip_synthetic.pth',
-        text_encoder_trainable=False,
+        text_embeds=dict(
+            _base_.tinyclip_synthetic_text_embeds,
+            classnames=_base_.data_root + '/labels.txt'),
         embed_dims=128,
         num_heads=4,
         head_dims=32,

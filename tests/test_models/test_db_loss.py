@@ -18,7 +18,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmltml.models.losses import OPTION_DEFAULTS, DBLoss
+from mmltml.models.losses import DBLoss
 from mmltml.models.losses.db_loss import ntr_init_bias, rebalance_weight
 
 COCO_FREQ = [
@@ -230,14 +230,15 @@ def test_fragment_values_are_the_papers():
 
 
 def test_options_and_defaults():
-    before = copy.deepcopy(OPTION_DEFAULTS)
     base = DBLoss()
     assert base.reweight_func is None and base.logit_reg == {}
     assert base.focal == dict(focal=True, gamma=2, balance_param=2.0)
     assert base.CB_loss == dict(CB_beta=0.9, CB_mode='average_w')
     assert base.map_param == dict(alpha=0.1, beta=10.0, gamma=0.2)
     base.focal['gamma'] = 5
-    assert OPTION_DEFAULTS == before  # defaults are never shared
+    base.map_param['alpha'] = 0.5
+    other = DBLoss()  # defaults are never shared
+    assert other.focal['gamma'] == 2 and other.map_param['alpha'] == 0.1
     # a fragment with config-merged overrides, as ConfigDicts
     from mmpretrain.registry import MODELS
     cfg = Config(dict(loss=dict(
@@ -248,12 +249,18 @@ def test_options_and_defaults():
     assert built.focal == dict(focal=True, gamma=2, balance_param=1.0)
     assert built.logit_reg == {} and built.train_num is None
     assert built.map_param == dict(alpha=0.1, beta=10.0, gamma=0.3)
-    # a key not given takes its default
-    assert DBLoss(focal=dict(gamma=1.0)).focal == dict(
-        focal=True, gamma=1.0, balance_param=2.0)
-    with pytest.raises(ValueError, match='unknown keys'):
-        DBLoss(focal=dict(alpha=0.25))
-    with pytest.raises(ValueError, match='unknown keys'):
+    # a dict option is given whole: no key is filled in or ignored
+    with pytest.raises(ValueError, match=r"focal must have the keys .*"
+                       r"missing \['balance_param', 'focal'\]"):
+        DBLoss(focal=dict(gamma=1.0))
+    with pytest.raises(ValueError, match=r"unknown \['alpha'\]"):
+        DBLoss(focal=dict(focal=True, gamma=2, balance_param=2.0,
+                          alpha=0.25))
+    with pytest.raises(ValueError, match=r"map_param .* missing \['beta'"):
+        DBLoss(map_param=dict(alpha=0.1, gamma=0.2))
+    with pytest.raises(TypeError, match='CB_loss must be a dict'):
+        DBLoss(CB_loss=None)
+    with pytest.raises(ValueError, match=r"logit_reg .* unknown \['alpha'\]"):
         DBLoss(logit_reg=dict(alpha=0.25))
     with pytest.raises(ValueError, match='reweight_func'):
         DBLoss(reweight_func='rebal', class_freq=FREQ)
@@ -389,7 +396,7 @@ def test_buffers_follow_the_module():
     dict(**fragment('db-focal_coco-lt')),
     dict(reweight_func='rebalance'),
     dict(reweight_func='sqrt_inv'),
-    dict(reweight_func='CB', CB_loss=dict(CB_mode='by_class')),
+    dict(reweight_func='CB', CB_loss=dict(CB_beta=0.9, CB_mode='by_class')),
     dict(logit_reg=dict(init_bias=0.05)),
 ])
 def test_zero_count_class_is_an_error(kwargs):
@@ -445,7 +452,7 @@ def test_images_without_positives_are_finite():
     for mode in ('average_n', 'average_w', 'min_n'):
         loss_fn = DBLoss(reweight_func='CB', class_freq=FREQ,
                          CB_loss=dict(CB_beta=0.9, CB_mode=mode),
-                         focal=dict(focal=False))
+                         focal=fragment('bce')['focal'])
         elem = loss_fn(z, y, reduction_override='none')
         assert torch.isfinite(elem).all()
         bce = torch.nn.functional.binary_cross_entropy_with_logits(
@@ -480,7 +487,8 @@ def test_weight_ranges_on_real_counts():
             ('CB', dict(CB_loss=dict(CB_beta=0.9, CB_mode='by_class')), 0.1,
              0.2134)):  # ref-dbloss 1.3: 0.1 to 0.21 on COCO
         loss_fn = DBLoss(reweight_func=reweight, class_freq=COCO_FREQ,
-                         train_num=COCO_N, focal=dict(focal=False), **extra)
+                         train_num=COCO_N, focal=fragment('bce')['focal'],
+                         **extra)
         elem = loss_fn(torch.zeros(1, 80), y, reduction_override='none')
         w = elem / math.log(2)  # BCE at logit 0 is log 2 for every label
         assert w.min().item() == pytest.approx(lo, abs=6e-3)

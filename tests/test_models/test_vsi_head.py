@@ -33,7 +33,7 @@ def build_head(num_classes=3, in_channels=24, text_dims=20, seed=0, **kwargs):
         in_channels=in_channels,
         loss=BCE,
         **SMALL)
-    if 'text_embeds' not in kwargs and 'clip_model_cfg' not in kwargs:
+    if 'text_embeds' not in kwargs:
         cfg['text_embeds'] = torch.randn(num_classes, text_dims)
     cfg.update(kwargs)
     return MODELS.build(cfg)
@@ -197,14 +197,16 @@ def tiny_clip(tmp_path_factory):
     return str(path), clip, tokenizer
 
 
-def clip_head(tiny_clip, **kwargs):
-    cfg = dict(
-        classnames=NAMES,
-        clip_model_cfg=TINY_CLIP,
-        clip_pretrained=tiny_clip[0],
-        in_channels=24)
-    cfg.update(kwargs)
-    head = build_head(**cfg)
+def clip_embeds(weights, **kwargs):
+    """A ``CLIPClassTextEmbeds`` config of the tiny CLIP."""
+    return dict(dict(type='CLIPClassTextEmbeds', classnames=NAMES,
+                     clip_model_cfg=TINY_CLIP, clip_pretrained=weights),
+                **kwargs)
+
+
+def clip_head(tiny_clip, num_classes=3, **kwargs):
+    head = build_head(num_classes=num_classes,
+                      text_embeds=clip_embeds(tiny_clip[0], **kwargs))
     head.init_weights()  # computes the CLIP text embeddings
     return head
 
@@ -234,7 +236,7 @@ def test_text_embeds_equal_open_clip_encode_text(tiny_clip):
 def test_text_embeds_from_preset_classnames(tiny_clip):
     _, clip, tokenizer = tiny_clip
     head = clip_head(
-        tiny_clip, classnames='voc-lt', num_classes=20, template='{}')
+        tiny_clip, num_classes=20, classnames='voc-lt', template='{}')
     with torch.no_grad():
         expected = clip.encode_text(tokenizer(['aeroplane', 'bicycle']))
     torch.testing.assert_close(head.text_embeds[:2], expected)
@@ -245,21 +247,28 @@ def test_text_embeds_from_files(tmp_path):
     torch.save(embeds, tmp_path / 'e.pt')
     np.save(tmp_path / 'e.npy', embeds.numpy())
     for name in ('e.pt', 'e.npy'):
-        head = build_head(
-            text_embeds=None, text_embeds_file=str(tmp_path / name))
+        head = build_head(text_embeds=dict(
+            type='FileTextEmbeds', path=str(tmp_path / name)))
         torch.testing.assert_close(head.text_embeds, embeds)
+        assert head.text_dims == 20 and not hasattr(head, 'text_encoder')
     for name in ('bad.pt', 'bad.npy'):
         (tmp_path / name).write_bytes(b'truncated')
         with pytest.raises(ValueError, match=f'{name} cannot be read'):
-            build_head(text_embeds=None,
-                       text_embeds_file=str(tmp_path / name))
+            build_head(text_embeds=dict(type='FileTextEmbeds',
+                                        path=str(tmp_path / name)))
+    with pytest.raises(ValueError, match=r'e.pt must hold shape \[4, m\]'):
+        build_head(num_classes=4, text_embeds=dict(
+            type='FileTextEmbeds', path=str(tmp_path / 'e.pt')))
+    with pytest.raises(FileNotFoundError, match='absent.pt'):
+        build_head(text_embeds=dict(type='FileTextEmbeds',
+                                    path=str(tmp_path / 'absent.pt')))
 
 
 def test_random_text_embeds_without_clip():
     """Fig. 3's random initialisation: fixed N(0, 1) inputs of the PI
     network, seeded, saved with the head; no class names or CLIP needed."""
-    head = build_head(text_embeds=None, random_text_dims=32,
-                      random_text_seed=5)
+    head = build_head(
+        text_embeds=dict(type='RandomTextEmbeds', dims=32, seed=5))
     expected = torch.randn(
         3, 32, generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(head.text_embeds, expected)
@@ -269,21 +278,14 @@ def test_random_text_embeds_without_clip():
     head.loss((torch.randn(2, 24, 2, 2), ),
               samples([[0], [1, 2]]))['loss'].backward()
     assert head.prompt_init[0].weight.grad.abs().max() > 0
-    with pytest.raises(ValueError, match='replaces the text embeddings'):
-        build_head(random_text_dims=32)  # with text_embeds
-    with pytest.raises(ValueError, match='text_encoder_trainable'):
-        build_head(text_embeds=None, random_text_dims=32,
-                   text_encoder_trainable=True)
-    with pytest.raises(ValueError, match='positive'):
-        build_head(text_embeds=None, random_text_dims=0)
+    with pytest.raises(ValueError, match=r'dims \(0\) must be a positive'):
+        build_head(text_embeds=dict(type='RandomTextEmbeds', dims=0))
 
 
 def test_trainable_text_encoder(tiny_clip):
     frozen = clip_head(tiny_clip).eval()
     head = build_head(
-        classnames=NAMES, clip_model_cfg=TINY_CLIP,
-        clip_pretrained=tiny_clip[0], in_channels=24,
-        text_encoder_trainable=True,
+        text_embeds=clip_embeds(tiny_clip[0], trainable=True),
         init_cfg=dict(type='Normal', layer='Linear', std=0.01)).eval()
     assert head.text_encoder.clip.visual is None
     assert 'text_embeds' not in head.state_dict()
@@ -304,18 +306,17 @@ def test_trainable_text_encoder(tiny_clip):
 
 
 def test_invalid_arguments():
-    with pytest.raises(ValueError, match='class names'):
-        build_head(
-            text_embeds=None,
-            classnames=['a', 'b'],
-            clip_model_cfg=TINY_CLIP,
-            clip_pretrained=None)
-    with pytest.raises(ValueError, match='shape'):
+    with pytest.raises(ValueError, match='2 class names for num_classes=3'):
+        build_head(text_embeds=dict(clip_embeds(None), classnames=['a', 'b']))
+    with pytest.raises(ValueError, match=r'shape \[3, m\], got \[4, 20\]'):
         build_head(text_embeds=torch.randn(4, 20))
+    with pytest.raises(TypeError, match='text_embeds must be'):
+        build_head(text_embeds='data/embeds.pt')
+    with pytest.raises(ValueError, match='num_classes=2, the head'):
+        build_head(text_embeds=dict(type='RandomTextEmbeds', dims=8,
+                                    num_classes=2))
     with pytest.raises(ValueError, match='query_mode'):
         build_head(query_mode='cls')
-    with pytest.raises(ValueError, match='do not pass'):
-        build_head(text_encoder_trainable=True)
 
 
 # --------------------------------------------------------------------------
@@ -373,9 +374,7 @@ def test_checkpoint_predicts_without_building_clip(tiny_clip, tmp_path,
 
     weights = str(tmp_path / 'clip.pth')
     torch.save(tiny_clip[1].state_dict(), weights)
-    cfg = dict(classnames=NAMES, clip_model_cfg=TINY_CLIP,
-               clip_pretrained=weights, in_channels=24,
-               text_encoder_trainable=trainable)
+    cfg = dict(text_embeds=clip_embeds(weights, trainable=trainable))
     trained = build_head(**cfg)
     trained.init_weights()
     trained.eval()
@@ -397,10 +396,40 @@ def test_checkpoint_predicts_without_building_clip(tiny_clip, tmp_path,
     os.remove(weights)  # the CLIP weights file is gone too
     monkeypatch.setattr(open_clip, 'load_checkpoint', impossible)
     monkeypatch.setattr(
-        'mmltml.models.heads.vsi_head.build_clip_and_tokenizer',
+        'mmltml.models.text_embeds.clip_class_text_embeds.'
+        'build_clip_and_tokenizer',
         architecture_only)
     test_head = build_head(**cfg)
     load_checkpoint(test_head, ckpt, map_location='cpu', strict=True)
     got = test_head.eval().predict(feats, samples([[0], [1, 2]]))
     for a, b in zip(got, expected):
         torch.testing.assert_close(a.pred_logits, b.pred_logits)
+
+
+def test_text_embeds_fragments_build_without_clip(monkeypatch):
+    """The fragments of configs/_base_/text_embeds build their sources; a
+    CLIP source knows its width from the open_clip config and builds no
+    CLIP before the head runs it."""
+    import glob
+
+    from mmengine.config import Config
+
+    def no_clip(**kwargs):
+        raise AssertionError('CLIP was built')
+
+    monkeypatch.setattr(
+        'mmltml.models.text_embeds.clip_class_text_embeds.'
+        'build_clip_and_tokenizer', no_clip)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    widths = {}
+    for path in sorted(glob.glob(
+            os.path.join(root, 'configs', '_base_', 'text_embeds', '*.py'))):
+        name = os.path.basename(path)[:-3]
+        cfg = Config.fromfile(path)[name.replace('-', '_') + '_text_embeds']
+        head = build_head(num_classes=20, text_embeds=dict(
+            cfg, classnames='voc-lt') if 'clip' in name else cfg)
+        widths[name] = head.text_dims
+        assert head.prompt_init[0].in_features == head.text_dims
+        assert not hasattr(head, 'text_encoder')
+    assert widths == {'clip-rn50': 1024, 'random-1024': 1024,
+                      'random-128': 128, 'tinyclip-synthetic': 128}

@@ -242,8 +242,9 @@ def write_config(path: str, base: str, weights: Dict[str, str],
         model['backbone'] = dict(clip_pretrained=weights[name])
     else:  # CPRFL: random ResNet, random CLIP for the class prompts
         model['backbone'] = dict(init_cfg=None)
-        model['head'] = dict(
-            clip_pretrained=weights[cfg.model.head.clip_model_name])
+        text = cfg.model.head.text_embeds
+        model['head'] = dict(text_embeds=dict(
+            clip_pretrained=weights[text.clip_model_name]))
     hooks = [h.to_dict() for h in cfg.get('custom_hooks', [])]
     overrides = dict(
         custom_imports=dict(
@@ -269,7 +270,7 @@ def clip_model_names(base: str) -> List[str]:
     """The open_clip models (with ``clip_pretrained``) ``base`` builds."""
     cfg = Config.fromfile(osp.join(REPO_ROOT, base))
     names = []
-    for part in (cfg.model.backbone, cfg.model.head):
+    for part in (cfg.model.backbone, cfg.model.head.get('text_embeds', {})):
         if part.get('clip_model_name') and part.get('clip_pretrained'):
             names.append(part.clip_model_name)
     return names

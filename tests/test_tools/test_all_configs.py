@@ -81,8 +81,8 @@ def use_stand_ins(node) -> None:
       config of their own (``clip_model_cfg``) is kept, without weights.
     * ``init_cfg`` entries of type ``Pretrained`` are removed.
     * ``pretrained`` weights (a path, URL or True) are dropped.
-    * A ``text_embeds_file`` that does not exist is dropped, so the text
-      embeddings are computed by the (tiny) CLIP text encoder instead.
+    * A ``FileTextEmbeds`` whose file does not exist becomes a
+      ``RandomTextEmbeds`` of the tiny CLIP's width.
     """
     if isinstance(node, list):
         for item in node:
@@ -104,9 +104,11 @@ def use_stand_ins(node) -> None:
     if node.get('pretrained') not in (None, False):
         node['pretrained'] = (False if isinstance(node['pretrained'], bool)
                               else None)
-    embeds_file = node.get('text_embeds_file')
-    if isinstance(embeds_file, str) and not osp.isfile(embeds_file):
-        node['text_embeds_file'] = None
+    if (node.get('type') == 'FileTextEmbeds'
+            and not osp.isfile(node.get('path', ''))):
+        node.clear()
+        node.update(type='RandomTextEmbeds',
+                    dims=TINY_CLIP_224['embed_dim'])
     for value in node.values():
         use_stand_ins(value)
 
@@ -260,27 +262,32 @@ def test_stand_ins_replace_clip_and_pretrained_weights():
             dict(type='Pretrained', checkpoint='torchvision://resnet18'),
             dict(type='Constant', layer='BatchNorm2d', val=1)]),
         head=dict(type='VSIHead', num_classes=2, in_channels=8,
-                  classnames=['a', 'b'],
-                  text_embeds_file='data/absent/embeds.pt',
+                  text_embeds=dict(type='CLIPClassTextEmbeds',
+                                   classnames=['a', 'b']),
                   init_cfg=dict(type='Pretrained', checkpoint='x.pth')),
         pretrained='https://example.com/weights.pth')
     use_stand_ins(cfg)
     assert cfg['backbone']['init_cfg'] == [
         dict(type='Constant', layer='BatchNorm2d', val=1)]
     head = cfg['head']
-    # VSIHead defaults to CLIP RN50 'openai' weights: replaced though the
-    # config does not name them
-    assert head['clip_pretrained'] is None
-    assert head['clip_model_name'] is None
-    assert head['clip_model_cfg'] == TINY_CLIP_224
-    assert head['text_embeds_file'] is None
+    # CLIPClassTextEmbeds defaults to CLIP RN50 'openai' weights: replaced
+    # though the config does not name them
+    text = head['text_embeds']
+    assert text['clip_pretrained'] is None
+    assert text['clip_model_name'] is None
+    assert text['clip_model_cfg'] == TINY_CLIP_224
     assert head['init_cfg'] is None
     assert cfg['pretrained'] is None
-    own = dict(type='VSIHead', clip_model_cfg=dict(embed_dim=8),
+    own = dict(type='CLIPClassTextEmbeds', clip_model_cfg=dict(embed_dim=8),
                clip_pretrained='ckpt/tiny.pt')
     use_stand_ins(own)
     assert own['clip_model_cfg'] == dict(embed_dim=8)
     assert own['clip_pretrained'] is None
+    absent = dict(type='VSIHead', text_embeds=dict(
+        type='FileTextEmbeds', path='data/absent/embeds.pt'))
+    use_stand_ins(absent)
+    assert absent['text_embeds'] == dict(
+        type='RandomTextEmbeds', dims=TINY_CLIP_224['embed_dim'])
 
 
 def check_config(cfg: Config, name: str, save_dir: str) -> None:

@@ -383,8 +383,9 @@ def test_vsi_head_on_swin_trains_a_step(workspace, monkeypatch):
     """The Swin-T stage-4 map feeds VSIHead; gradients reach both."""
     monkeypatch.chdir(workspace)
     cfg = Config.fromfile(osp.join(MIXING, 'swin-tiny_vsi-head_coco-lt.py'))
-    cfg.model.head.update(clip_model_name=None, clip_pretrained=None,
-                          clip_model_cfg=dict(TINY_CLIP_224))
+    cfg.model.head.text_embeds.update(clip_model_name=None,
+                                      clip_pretrained=None,
+                                      clip_model_cfg=dict(TINY_CLIP_224))
     model = build_model(cfg)
     feats = model.extract_feat(torch.rand(2, 3, 224, 224))
     assert feats[-1].shape == (2, 768, 7, 7)

@@ -80,8 +80,9 @@ def test_the_walk_sees_the_openai_configs(monkeypatch):
     assert found == {
         'configs/lmpt/lmpt_vitb16_coco-lt.py':
         [('CLIPPromptBackbone', 'ViT-B-16-quickgelu')],
-        'configs/cprfl/cprfl_r101_coco-lt.py': [('VSIHead', 'RN50-quickgelu')],
+        'configs/cprfl/cprfl_r101_coco-lt.py':
+        [('CLIPClassTextEmbeds', 'RN50-quickgelu')],
         'configs/cprfl/cprfl_clip-vitb16-frozen_coco-lt.py':
         [('CLIPVisionBackbone', 'ViT-B-16-quickgelu'),
-         ('VSIHead', 'ViT-B-16-quickgelu')],
+         ('CLIPClassTextEmbeds', 'ViT-B-16-quickgelu')],
     }

@@ -38,8 +38,10 @@ def tiny_overrides(base: str) -> dict:
     """Top-level overrides that make ``base`` tiny (model, image size,
     loaders, one epoch); the config's own transforms are kept."""
     cfg = Config.fromfile(osp.join(CPRFL, base))
-    head = dict(clip_model_name=None, clip_pretrained=None,
-                clip_model_cfg=TINY_TEXT_CLIP, **TINY_VSI)
+    head = dict(TINY_VSI)
+    if cfg.model.head.text_embeds.type == 'CLIPClassTextEmbeds':
+        head['text_embeds'] = dict(clip_model_name=None, clip_pretrained=None,
+                                   clip_model_cfg=TINY_TEXT_CLIP)
     if cfg.model.backbone.type == 'ResNet':
         backbone = TINY_RESNET
         head['in_channels'] = 8 * 8  # last stage of a base-8 ResNet-18

@@ -1,7 +1,9 @@
 # CPRFL (Yan et al., ACM MM 2024, arXiv 2408.08125): ResNet-101 (ImageNet
 # weights, fully fine-tuned) + VSI head whose class prompts come from the
 # CLIP RN50 text embeddings of "a photo of a {}." (frozen), trained with
-# CPRFL's ASL. Dataset configs set ``num_classes`` and ``classnames``.
+# CPRFL's ASL. Dataset configs set ``num_classes`` and the classnames of
+# ``text_embeds``.
+_base_ = ['../text_embeds/clip-rn50.py']
 model = dict(
     type='ImageClassifier',
     backbone=dict(
@@ -23,12 +25,9 @@ model = dict(
     head=dict(
         type='VSIHead',
         in_channels=2048,
-        template='a photo of a {}.',
         # OpenAI CLIP RN50 (QuickGELU build), text tower frozen: the class
         # embeddings [C, 1024] are computed once and stored as a buffer.
-        clip_model_name='RN50-quickgelu',
-        clip_pretrained='openai',
-        text_encoder_trainable=False,
+        text_embeds=_base_.clip_rn50_text_embeds,
         embed_dims=2048,
         num_heads=8,
         head_dims=512,

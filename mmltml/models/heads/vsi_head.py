@@ -1,22 +1,15 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """CPRFL's visual-semantic interaction head."""
-import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
-import numpy as np
 import torch
 import torch.nn as nn
 from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
-from ..utils.clip_loader import (build_clip_and_tokenizer, check_quick_gelu,
-                                  named_model_cfg)
-from ..utils.clip_text_encoder import CLIPTextEncoder, format_prompts
 from ..utils.vsi_block import VSIBlock
 from .logits import attach_logits
-
-ClassNames = Union[str, Sequence[str], None]
 
 
 @MODELS.register_module()
@@ -31,8 +24,8 @@ class VSIHead(MultiLabelClsHead):
       through a linear layer :math:`\phi: C_{in} \to d`;
     - class prompts (Eq. 2) :math:`P = \mathrm{PI}(T)`, with
       ``PI = Linear(m, tau * d) - GELU - Linear(tau * d, d)`` applied to the
-      CLIP text embeddings :math:`T \in \mathbb{R}^{C \times m}` of
-      ``template.format(classname)`` (not L2-normalised);
+      class text embeddings :math:`T \in \mathbb{R}^{C \times m}` (CPRFL:
+      CLIP's of ``template.format(classname)``, not L2-normalised);
     - refined prompts (Eqs. 3-5) :math:`P'`: the prompt outputs of one VSI
       block (:class:`~mmltml.models.utils.vsi_block.VSIBlock`: pre-norm
       multi-head attention and FFN, **no residuals** by default, no
@@ -49,23 +42,27 @@ class VSIHead(MultiLabelClsHead):
     plain joint autograd). ``no_cls_grad`` / ``no_feature_grad`` cut one
     path each, as the official ablation switches do.
 
-    The text embeddings come from, in this order: ``text_embeds`` (a tensor),
-    ``text_embeds_file`` (a ``.pt`` tensor or ``.npy`` array),
-    ``random_text_dims`` (fixed N(0, 1) vectors, the paper's random
-    initialisation of Fig. 3: the PI network alone then makes the prompts),
-    or a frozen open_clip text encoder run once on ``classnames``. They are
-    kept in the persistent buffer ``text_embeds``, so checkpoints carry
-    them, and the CLIP model is not kept. The CLIP embeddings are computed
-    in :meth:`init_weights` (what mmengine's runner calls before training),
+    The text embeddings :math:`T` come from one source, ``text_embeds``: a
+    config of a registered source (:mod:`mmltml.models.text_embeds`;
+    fragments in ``configs/_base_/text_embeds/``) or a tensor ``[C, m]``:
+
+    - ``CLIPClassTextEmbeds``: a frozen open_clip text encoder run once on
+      the class prompts (the paper), or with ``trainable=True`` the text
+      tower as the submodule ``text_encoder``, recomputed every forward
+      pass with trainable weights (the official code);
+    - ``RandomTextEmbeds``: fixed N(0, 1) vectors, the paper's random
+      initialisation of Fig. 3 (the PI network alone makes the prompts);
+    - ``FileTextEmbeds``: a ``.pt`` tensor or ``.npy`` array.
+
+    Frozen embeddings are kept in the persistent buffer ``text_embeds``, so
+    checkpoints carry them, and no CLIP model is kept. CLIP is run in
+    :meth:`init_weights` (what mmengine's runner calls before training),
     not at construction: a model built for testing and filled from a
     checkpoint never builds or downloads CLIP. A head that is neither
-    initialised nor loaded computes them at its first forward pass. With
-    ``text_encoder_trainable=True`` the open_clip text tower becomes the
-    submodule ``text_encoder`` and the embeddings are recomputed every
-    forward pass with trainable weights, as the official code does (the
-    paper says the encoder is frozen); its architecture is built at
-    construction and its pretrained weights are loaded by
-    :meth:`init_weights` (a checkpoint holds the trained ones).
+    initialised nor loaded runs it at its first forward pass. The
+    trainable text tower's architecture is built at construction and its
+    pretrained weights are loaded by :meth:`init_weights` (a checkpoint
+    holds the trained ones).
 
     The default loss is the plugin's ``CPRFLAsymmetricLoss`` (CPRFL's ASL:
     gamma- 4, gamma+ 0, clip 0.05, focusing weight detached, mean over
@@ -75,29 +72,10 @@ class VSIHead(MultiLabelClsHead):
     Args:
         num_classes (int): Number of classes C.
         in_channels (int): Channels C_in of the backbone feature map.
-        classnames (str | Sequence[str], optional): Class names, or a spec
-            for :func:`mmltml.datasets.categories.get_class_names`
-            (``'coco-lt'``, ``'voc-lt'`` or a label-file path). Needed unless
-            ``text_embeds``, ``text_embeds_file`` or ``random_text_dims``
-            is given.
-        template (str): Prompt template. Defaults to ``'a photo of a {}.'``.
-        text_embeds (Tensor, optional): Precomputed embeddings ``[C, m]``.
-        text_embeds_file (str, optional): File with the embeddings ``[C, m]``.
-        random_text_dims (int, optional): Use random embeddings ``[C, m]``
-            of this width m instead of CLIP's, drawn once from N(0, 1) with
-            ``random_text_seed`` (Fig. 3 ablation).
-        random_text_seed (int): Seed of the random embeddings. Defaults
-            to 0.
-        clip_model_name (str, optional): open_clip model name of the text
-            encoder. Defaults to ``'RN50-quickgelu'``.
-        clip_pretrained (str, optional): Its pretrained tag or local weights
-            file. Defaults to ``'openai'``.
-        clip_model_cfg (dict, optional): An open_clip ``CLIP`` config dict;
-            replaces ``clip_model_name``, and ``clip_pretrained`` must then be
-            a local file or None.
-        text_encoder_trainable (bool): Keep the text encoder as a trainable
-            submodule and recompute the embeddings every forward pass.
-            Defaults to False.
+        text_embeds (dict | Tensor): The class text embeddings: a config
+            of a text-embeddings source (``num_classes`` is filled in),
+            e.g. ``dict(type='CLIPClassTextEmbeds', classnames='coco-lt')``,
+            or precomputed embeddings ``[C, m]``.
         embed_dims (int): Width d of visual tokens and prompts.
             Defaults to 2048.
         num_heads (int): Attention heads of the VSI block. Defaults to 8.
@@ -137,16 +115,7 @@ class VSIHead(MultiLabelClsHead):
     def __init__(self,
                  num_classes: int,
                  in_channels: int,
-                 classnames: ClassNames = None,
-                 template: str = 'a photo of a {}.',
-                 text_embeds: Optional[torch.Tensor] = None,
-                 text_embeds_file: Optional[str] = None,
-                 random_text_dims: Optional[int] = None,
-                 random_text_seed: int = 0,
-                 clip_model_name: Optional[str] = 'RN50-quickgelu',
-                 clip_pretrained: Optional[str] = 'openai',
-                 clip_model_cfg: Optional[dict] = None,
-                 text_encoder_trainable: bool = False,
+                 text_embeds: Union[dict, torch.Tensor],
                  embed_dims: int = 2048,
                  num_heads: int = 8,
                  head_dims: int = 512,
@@ -174,15 +143,7 @@ class VSIHead(MultiLabelClsHead):
         self.query_mode = query_mode
         self.no_cls_grad = no_cls_grad
         self.no_feature_grad = no_feature_grad
-
-        clip_source = dict(
-            model_name=None if clip_model_cfg else clip_model_name,
-            pretrained=clip_pretrained,
-            model_cfg=clip_model_cfg)
-        self.text_dims = self._init_text_source(
-            classnames, template, text_embeds, text_embeds_file,
-            random_text_dims, random_text_seed, clip_source,
-            text_encoder_trainable)
+        self.text_dims = self._init_text_embeds(text_embeds)
 
         self.phi = nn.Linear(in_channels, embed_dims)
         hidden_dims = int(embed_dims * pi_ratio)
@@ -192,141 +153,85 @@ class VSIHead(MultiLabelClsHead):
         self.vsi = VSIBlock(embed_dims, num_heads, head_dims, mlp_dims,
                             dropout, residual)
 
-    def _init_text_source(self, classnames: ClassNames, template: str,
-                          text_embeds: Optional[torch.Tensor],
-                          text_embeds_file: Optional[str],
-                          random_text_dims: Optional[int],
-                          random_text_seed: int, clip_source: dict,
-                          trainable: bool) -> int:
+    def _init_text_embeds(self, text_embeds: Union[dict, torch.Tensor]
+                          ) -> int:
         """Set up the inputs of the PI network (a frozen ``text_embeds``
-        buffer or a trainable ``text_encoder``); return their width. CLIP
-        weights are left to :meth:`init_weights` (``_pending_clip``)."""
-        given = text_embeds is not None or text_embeds_file is not None
-        self._pending_clip: Optional[dict] = None
-        if not given and random_text_dims is None:
-            check_quick_gelu(**clip_source)  # refuse now, not at init
+        buffer or a trainable ``text_encoder``); return their width. A
+        deferred source waits for :meth:`init_weights` (``_pending_text``,
+        kept out of the module tree)."""
         self.register_load_state_dict_pre_hook(_loaded_from_checkpoint)
-        if random_text_dims is not None:
-            if given or trainable:
-                raise ValueError(
-                    'random_text_dims replaces the text embeddings: do not '
-                    'combine it with text_embeds, text_embeds_file or '
-                    'text_encoder_trainable.')
-            text_embeds = self._random_text_embeds(random_text_dims,
-                                                   random_text_seed)
-            given = True
-        if trainable:
-            if given:
-                raise ValueError(
-                    'text_encoder_trainable=True computes the text '
-                    'embeddings with the CLIP text tower; do not pass '
-                    'text_embeds or text_embeds_file.')
-            self.text_encoder = self._build_text_encoder(
-                classnames, template, dict(clip_source, pretrained=None))
-            if clip_source['pretrained'] is not None:
-                self._pending_clip = clip_source
-            with torch.no_grad():
-                return self.text_encoder().shape[-1]
-        if given:
-            embeds = self._frozen_text_embeds(text_embeds, text_embeds_file)
-        else:
-            self._class_names(classnames)  # fail early on a count mismatch
-            embeds = torch.zeros(self.num_classes, _clip_width(clip_source))
-            self._pending_clip = dict(
-                clip_source, classnames=classnames, template=template)
-        self.register_buffer('text_embeds', embeds, persistent=True)
-        return embeds.shape[-1]
-
-    def _class_names(self, classnames: ClassNames) -> List[str]:
-        """Resolve ``classnames`` and check their number."""
-        if classnames is None:
-            raise ValueError('classnames are needed to compute the text '
-                             'embeddings (or pass text_embeds(_file)).')
-        if isinstance(classnames, str):
-            from mmltml.datasets.categories import get_class_names
-            classnames = get_class_names(classnames)
-        classnames = list(classnames)
-        if len(classnames) != self.num_classes:
-            raise ValueError(f'{len(classnames)} class names for '
-                             f'num_classes={self.num_classes}')
-        return classnames
-
-    def _build_text_encoder(self, classnames: ClassNames, template: str,
-                            clip_source: dict) -> CLIPTextEncoder:
-        """The open_clip text tower applied to the class prompts."""
-        prompts = format_prompts(self._class_names(classnames), template)
-        clip_model, tokenizer = build_clip_and_tokenizer(**clip_source)
-        return CLIPTextEncoder(clip_model, tokenizer, prompts)
-
-    def _random_text_embeds(self, dims: int, seed: int) -> torch.Tensor:
-        """Fixed N(0, 1) embeddings ``[C, dims]`` (no CLIP is built)."""
-        if dims <= 0:
+        object.__setattr__(self, '_pending_text', None)
+        if isinstance(text_embeds, torch.Tensor):
+            embeds = self._checked_embeds(text_embeds, 'text_embeds')
+            self.register_buffer('text_embeds', embeds, persistent=True)
+            return embeds.shape[-1]
+        if not isinstance(text_embeds, dict):
+            raise TypeError(
+                'text_embeds must be a text-embeddings config dict (e.g. '
+                "dict(type='CLIPClassTextEmbeds', classnames=...)) or a "
+                f'[C, m] tensor, got {type(text_embeds).__name__}')
+        source = MODELS.build(
+            text_embeds, default_args=dict(num_classes=self.num_classes))
+        if source.num_classes != self.num_classes:
             raise ValueError(
-                f'random_text_dims ({dims}) must be a positive integer.')
-        generator = torch.Generator().manual_seed(seed)
-        return torch.randn(self.num_classes, dims, generator=generator)
+                f'text_embeds has num_classes={source.num_classes}, the '
+                f'head num_classes={self.num_classes}')
+        if source.deferred:
+            object.__setattr__(self, '_pending_text', source)
+        if source.trainable:
+            self.text_encoder = source
+            return source.dims
+        embeds = (torch.zeros(self.num_classes, source.dims)
+                  if source.deferred else self._checked_embeds(
+                      source(), type(source).__name__, source.dims))
+        self.register_buffer('text_embeds', embeds, persistent=True)
+        return source.dims
 
-    def _frozen_text_embeds(self, text_embeds: Optional[torch.Tensor],
-                            text_embeds_file: Optional[str]) -> torch.Tensor:
-        """The text embeddings ``[C, m]`` from a tensor or a file."""
-        if text_embeds is not None:
-            embeds = torch.as_tensor(text_embeds)
-        else:
-            embeds = _load_embeds(text_embeds_file)
-        return self._checked_embeds(embeds)
-
-    def _checked_embeds(self, embeds: torch.Tensor) -> torch.Tensor:
+    def _checked_embeds(self,
+                        embeds: torch.Tensor,
+                        what: str,
+                        dims: Optional[int] = None) -> torch.Tensor:
+        """``embeds`` detached in fp32 on the CPU, if it has shape
+        ``[C, m]`` (``m = dims`` when given)."""
         embeds = embeds.detach().float().cpu()
-        if embeds.dim() != 2 or embeds.size(0) != self.num_classes:
-            raise ValueError(f'text embeddings must have shape '
-                             f'[{self.num_classes}, m], got '
+        shape = [self.num_classes, embeds.size(-1) if dims is None else dims]
+        if list(embeds.shape) != shape:
+            width = 'm' if dims is None else dims
+            raise ValueError(f'{what}: text embeddings must have shape '
+                             f'[{self.num_classes}, {width}], got '
                              f'{list(embeds.shape)}')
         return embeds
 
     @torch.no_grad()
-    def _load_clip(self) -> None:
-        """Compute the CLIP text embeddings (frozen) or load the pretrained
-        weights of the text encoder (trainable), once. The global RNG is
-        left as it was (building CLIP draws random initial weights)."""
-        source, self._pending_clip = self._pending_clip, None
+    def _init_text(self) -> None:
+        """Run the deferred text source once: copy its embeddings into the
+        buffer, or load the trainable tower's pretrained weights."""
+        source, self._pending_text = self._pending_text, None
         if source is None:
             return
-        with torch.random.fork_rng(devices=[]):
-            if hasattr(self, 'text_encoder'):
-                clip_model, _ = build_clip_and_tokenizer(**source)
-                state = {
-                    k: v
-                    for k, v in clip_model.state_dict().items()
-                    if not k.startswith('visual.')
-                }
-                self.text_encoder.clip.load_state_dict(state)
-                return
-            classnames = source.pop('classnames')
-            template = source.pop('template')
-            encoder = self._build_text_encoder(classnames, template, source)
-            embeds = self._checked_embeds(encoder.eval()())
-        if embeds.shape != self.text_embeds.shape:
-            raise ValueError(f'CLIP text embeddings have shape '
-                             f'{list(embeds.shape)}, expected '
-                             f'{list(self.text_embeds.shape)}')
-        self.text_embeds.copy_(embeds)
+        if source.trainable:
+            source.load_pretrained()
+            return
+        self.text_embeds.copy_(
+            self._checked_embeds(source(), type(source).__name__,
+                                 source.dims))
 
     def init_weights(self) -> None:
         """Initialise the head (``init_cfg`` never touches CLIP weights),
-        then compute the CLIP text embeddings or load the text encoder's
-        pretrained weights."""
+        then run CLIP: compute the text embeddings or load the text
+        encoder's pretrained weights."""
         text_encoder = self._modules.pop('text_encoder', None)
         try:
             super().init_weights()
         finally:
             if text_encoder is not None:
                 self._modules['text_encoder'] = text_encoder
-        self._load_clip()
+        self._init_text()
 
     def class_prompts(self) -> torch.Tensor:
         """The class prompts P = PI(T) (Eq. 2), shape ``[C, d]``."""
-        if self._pending_clip is not None:  # neither initialised nor loaded
-            self._load_clip()
+        if self._pending_text is not None:  # neither initialised nor loaded
+            self._init_text()
         if hasattr(self, 'text_encoder'):
             return self.prompt_init(self.text_encoder())
         return self.prompt_init(self.text_embeds)
@@ -377,41 +282,8 @@ class VSIHead(MultiLabelClsHead):
 def _loaded_from_checkpoint(module: VSIHead, state_dict: dict, prefix: str,
                             *args) -> None:
     """Load pre-hook: a checkpoint that holds the text embeddings (or the
-    text encoder) makes the pending CLIP computation unnecessary."""
+    text encoder) makes the deferred CLIP run unnecessary."""
     key = (f'{prefix}text_encoder.' if hasattr(module, 'text_encoder') else
            f'{prefix}text_embeds')
     if any(k.startswith(key) for k in state_dict):
-        module._pending_clip = None
-
-
-def _clip_width(clip_source: dict) -> int:
-    """Width of the CLIP text features (the joint embedding), from the
-    open_clip config without building the model."""
-    cfg = clip_source['model_cfg']
-    if cfg is None:
-        import open_clip
-        cfg = open_clip.get_model_config(clip_source['model_name'])
-        if cfg is None:
-            raise ValueError(
-                f'open_clip has no config for {clip_source["model_name"]!r}'
-                f' (open_clip.list_models())')
-    elif isinstance(cfg, str):
-        cfg = named_model_cfg(cfg)
-    return int(cfg['embed_dim'])
-
-
-def _load_embeds(path: str) -> torch.Tensor:
-    """Load a ``.pt`` tensor or a ``.npy`` array."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'text embeddings file not found: {path}')
-    try:
-        if path.endswith('.npy'):
-            return torch.from_numpy(np.load(path))
-        embeds = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as error:  # unpickling, zip and numpy format errors
-        raise ValueError(f'text embeddings file {path} cannot be read: '
-                         f'{type(error).__name__}: {error}') from error
-    if not isinstance(embeds, torch.Tensor):
-        raise TypeError(f'{path} must hold a tensor, got '
-                        f'{type(embeds).__name__}')
-    return embeds
+        module._pending_text = None

@@ -49,7 +49,7 @@ parts are named as in the ECCV 2020 paper; the formulas follow the official
 code, which is authoritative where the paper differs (e.g. the sign and the
 1/lambda of the prior bias).
 """
-from typing import Dict, Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -64,16 +64,6 @@ REWEIGHT_FUNCS = (None, 'inv', 'sqrt_inv', 'rebalance', 'CB')
 CB_MODES = ('by_class', 'average_n', 'average_w', 'min_n')
 WEIGHT_NORMS = (None, 'by_instance', 'by_batch')
 FOCAL_REDUCTIONS = ('element', 'batch')
-
-#: Default of each key of the dict options (a key not given takes it).
-#: ``focal`` and ``CB_loss`` are the official ResampleLoss defaults;
-#: ``map_param`` is the COCO-LT setting (the official default gives weights
-#: near 10.5). The settings of the DB paper are config fragments in
-#: ``configs/_base_/losses/``.
-OPTION_DEFAULTS: Dict[str, dict] = dict(
-    focal=dict(focal=True, gamma=2, balance_param=2.0),
-    map_param=dict(alpha=0.1, beta=10.0, gamma=0.2),
-    CB_loss=dict(CB_beta=0.9, CB_mode='average_w'))
 
 
 # ---------------------------------------------------------------------------
@@ -252,24 +242,25 @@ def db_loss(cls_score: torch.Tensor,
 # ---------------------------------------------------------------------------
 # Module
 # ---------------------------------------------------------------------------
-def _complete(name: str, value: Optional[dict]) -> dict:
-    """A copy of the dict option ``name``: the keys given, the default of
-    each key not given; an unknown key is an error."""
-    default = OPTION_DEFAULTS[name]
-    value = dict(value or {})
-    unknown = set(value) - set(default)
-    if unknown:
-        raise ValueError(f'unknown keys {sorted(unknown)} in {name}; '
-                         f'expected {sorted(default)}')
-    return dict(default, **value)
+def _checked_keys(name: str, value: dict, keys: Sequence[str],
+                  all_keys: bool = True) -> dict:
+    """A copy of the dict option ``name`` if its keys are ``keys`` (a
+    subset of them unless ``all_keys``)."""
+    if not isinstance(value, dict):
+        raise TypeError(f'{name} must be a dict with keys {sorted(keys)}, '
+                        f'got {value!r}')
+    unknown = set(value) - set(keys)
+    missing = set(keys) - set(value) if all_keys else set()
+    if unknown or missing:
+        raise ValueError(f'{name} must have the keys {sorted(keys)}; '
+                         f'unknown {sorted(unknown)}, missing '
+                         f'{sorted(missing)}')
+    return dict(value)
 
 
 def _check_logit_reg(logit_reg: Optional[dict]) -> dict:
-    logit_reg = dict(logit_reg or {})
-    unknown = set(logit_reg) - {'neg_scale', 'init_bias'}
-    if unknown:
-        raise ValueError(f'unknown keys {sorted(unknown)} in logit_reg; '
-                         "expected 'neg_scale', 'init_bias'")
+    logit_reg = _checked_keys('logit_reg', logit_reg or {},
+                              ('neg_scale', 'init_bias'), all_keys=False)
     if logit_reg.get('neg_scale', 1.0) <= 0:
         raise ValueError('logit_reg neg_scale must be positive')
     return logit_reg
@@ -294,12 +285,12 @@ class DBLoss(nn.Module):
     r"""Distribution-balanced loss family, as the official ``ResampleLoss``.
 
     See the module docstring for the equations. Each option is one
-    argument; a key of the dict options (``focal``, ``map_param``,
-    ``CB_loss``) that is not given takes its default from
-    :data:`OPTION_DEFAULTS` (the official ``focal`` and ``CB_loss``
-    defaults and the COCO-LT ``map_param``).
-    ``logit_reg`` defaults to ``{}`` (NTR off; the official default
-    dict(neg_scale=5.0, init_bias=0.1) crashes without re-weighting). The
+    argument with a plain default, and the dict options (``focal``,
+    ``map_param``, ``CB_loss``) are given whole: the official ``focal`` and
+    ``CB_loss`` defaults and the COCO-LT ``map_param`` (the official default
+    gives weights near 10.5). ``logit_reg`` defaults to None (NTR off; the
+    official default dict(neg_scale=5.0, init_bias=0.1) crashes without
+    re-weighting). The
     settings of the DB paper (BCE, RW, focal, CB-focal, R-BCE-Focal and
     DB-Focal of COCO-LT / VOC-LT) are config fragments in
     ``configs/_base_/losses/``, each setting every option; the paper's
@@ -347,14 +338,16 @@ class DBLoss(nn.Module):
             ``class_freq`` and ``num_images`` are used).
         reweight_func (str | None): None (default), 'inv', 'sqrt_inv',
             'rebalance' or 'CB'.
-        focal (dict, optional): ``focal`` (bool), ``gamma``,
-            ``balance_param``. None: focal on, gamma 2, balance_param 2.0.
+        focal (dict): ``focal`` (bool), ``gamma``, ``balance_param``.
+            Defaults to ``dict(focal=True, gamma=2, balance_param=2.0)``.
         logit_reg (dict, optional): NTR; keys ``neg_scale`` (lambda) and/or
             ``init_bias`` (kappa); ``{}`` or None (default) disables it.
-        map_param (dict, optional): ``alpha``, ``beta``, ``gamma`` (mu) of
-            'rebalance'. None: alpha 0.1, beta 10.0, gamma 0.2 (COCO-LT).
-        CB_loss (dict, optional): ``CB_beta`` and ``CB_mode`` ('by_class',
-            'average_n', 'average_w', 'min_n'). None: 0.9, 'average_w'.
+        map_param (dict): ``alpha``, ``beta``, ``gamma`` (mu) of
+            'rebalance'. Defaults to ``dict(alpha=0.1, beta=10.0,
+            gamma=0.2)`` (COCO-LT).
+        CB_loss (dict): ``CB_beta`` and ``CB_mode`` ('by_class',
+            'average_n', 'average_w', 'min_n'). Defaults to
+            ``dict(CB_beta=0.9, CB_mode='average_w')``.
         weight_norm (str | None): None (default), 'by_instance' or
             'by_batch'.
         focal_reduction (str): 'element' (DB, default) or 'batch' (LMPT's
@@ -375,10 +368,10 @@ class DBLoss(nn.Module):
                  train_num: Optional[int] = None,
                  class_stats: Optional[Union[str, dict]] = None,
                  reweight_func: Optional[str] = None,
-                 focal: Optional[dict] = None,
+                 focal: dict = dict(focal=True, gamma=2, balance_param=2.0),
                  logit_reg: Optional[dict] = None,
-                 map_param: Optional[dict] = None,
-                 CB_loss: Optional[dict] = None,
+                 map_param: dict = dict(alpha=0.1, beta=10.0, gamma=0.2),
+                 CB_loss: dict = dict(CB_beta=0.9, CB_mode='average_w'),
                  weight_norm: Optional[str] = None,
                  focal_reduction: str = 'element',
                  reduction: str = 'mean',
@@ -389,10 +382,13 @@ class DBLoss(nn.Module):
         if not use_sigmoid:
             raise ValueError('DBLoss only implements use_sigmoid=True')
         self.reweight_func = reweight_func
-        self.focal = _complete('focal', focal)
+        self.focal = _checked_keys('focal', focal,
+                                   ('focal', 'gamma', 'balance_param'))
         self.logit_reg = _check_logit_reg(logit_reg)
-        self.map_param = _complete('map_param', map_param)
-        self.CB_loss = _complete('CB_loss', CB_loss)
+        self.map_param = _checked_keys('map_param', map_param,
+                                       ('alpha', 'beta', 'gamma'))
+        self.CB_loss = _checked_keys('CB_loss', CB_loss,
+                                     ('CB_beta', 'CB_mode'))
         self.weight_norm = weight_norm
         _check_choices(reweight_func, weight_norm, self.CB_loss,
                        focal_reduction)

@@ -249,8 +249,8 @@ def _create_model(model_name: str, pretrained: Optional[str]) -> nn.Module:
             "machine and set clip_pretrained='/path/to/file' where the "
             'config names this model (e.g. --cfg-options '
             'model.backbone.clip_pretrained=/path/to/file, or '
-            'model.head.clip_pretrained for VSIHead), or fill the cache on '
-            'a machine with network access.')
+            'model.head.text_embeds.clip_pretrained for VSIHead), or fill '
+            'the cache on a machine with network access.')
     return open_clip.create_model(model_name, pretrained=pretrained)
 
 
