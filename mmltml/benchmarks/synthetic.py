@@ -35,7 +35,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mmltml.datasets.class_stats import split_groups
+from mmltml.structures import split_groups
 from mmltml.utils.atomic_file import fsync_dir, temp_path_for
 
 GENERATOR_VERSION = '1.0'
@@ -290,7 +290,7 @@ def _write_split(root: str, split: str, label_sets: List[List[int]],
 
 def _group_counts(counts: Sequence[int]) -> Dict[str, int]:
     """Number of head / medium / tail classes (the default thresholds of
-    :func:`~mmltml.datasets.class_stats.split_groups`)."""
+    :func:`~mmltml.structures.split_groups`)."""
     return {name: len(idx) for name, idx in split_groups(counts).items()}
 
 

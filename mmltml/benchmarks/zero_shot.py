@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from mmltml.datasets import parse_list_file, split_groups
+from mmltml.datasets import parse_list_file
+from mmltml.structures import split_groups
 from mmltml.evaluation import classwise_average_precision
 from mmltml.models.utils.clip_loader import build_tokenizer
 from mmltml.models.utils.tiny_clip import TINY_CLIP_CFG

@@ -24,16 +24,10 @@ import os
 import os.path as osp
 from typing import Optional, Tuple, Union
 
-# Besides load_class_stats, the names of the old module stay importable from
-# here (noqa: F401) for callers not yet importing them from mmltml.structures
-# or .list_file: mmltml/benchmarks/synthetic.py and
-# tools/misc/pretrain_tiny_clip.py import split_groups from here.
-from mmltml.structures import (  # noqa: F401
-    GROUP_NAMES, HEAD_THR, TAIL_THR, check_class_stats, compute_class_stats,
-    format_class_stats, save_class_stats, split_groups)
+from mmltml.structures import (HEAD_THR, TAIL_THR, check_class_stats,
+                               compute_class_stats)
 from .categories import get_class_names, is_preset
-from .list_file import (iter_list_file, parse_list_file,  # noqa: F401
-                        read_list_file)
+from .list_file import read_list_file
 
 __all__ = ['load_class_stats']
 

@@ -1,6 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Per-class image counts of the official LT splits, transcribed from the
-reference notes (ref-dbloss.md section 2.4, ref-lmpt.md section 6.2), in
+published class counts of the DB-loss and LMPT papers' splits, in
 class-index order. Independent of the code under test."""
 
 COCO_TRAIN = [

@@ -1,8 +1,9 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """CPRFLAsymmetricLoss against per-element float64 values and gradients.
 
-References: ref-cprfl.md section 3.1 (value) and the closed-form derivative
-of each element, with and without the detached focusing weight.
+References: the element-wise ASL formula of CPRFL's official loss (value; see
+the asl_loss module docstring) and the closed-form derivative of each
+element, with and without the detached focusing weight.
 """
 import math
 

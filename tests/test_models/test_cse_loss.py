@@ -3,8 +3,9 @@
 
 The reference loops over images, classes and token positions with
 ``F.cosine_similarity`` on single vectors; the module uses normalised
-embeddings and one einsum. Published constants (ref-lmpt.md section 2.5)
-are checked on the COCO-LT / VOC-LT counts of ref-lmpt.md section 6.2.
+embeddings and one einsum. Published constants (LMPT Eqs. 4-7 with
+eta = gamma = 1) are checked on the COCO-LT / VOC-LT counts of the official
+split files (``ltml_counts.py``).
 """
 import pytest
 import torch
@@ -237,7 +238,7 @@ def test_inputs_unchanged_half_autocast_meta():
 
 
 def test_published_constants_on_real_counts():
-    """ref-lmpt.md 2.5: eta = gamma = 1 margins and weights."""
+    """LMPT with eta = gamma = 1: the published ranges of margins and weights."""
     for freq, mu_range, w_range in (
             (COCO_FREQ, (0.173, 0.639), (0.00025, 0.0476)),
             (VOC_FREQ, (0.190, 0.707), (0.0010, 0.193))):

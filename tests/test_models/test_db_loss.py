@@ -1,10 +1,11 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """DBLoss against an independent per-element float64 computation.
 
-The reference below follows ref-dbloss.md sections 1.2-1.4 literally, one
-(image, class) element at a time with Python floats; the module computes
-with tensors. The published ranges of section 1.5/1.6 are checked on the
-COCO-LT / VOC-LT training counts of ref-lmpt.md section 6.2 (literal here:
+The reference below writes the official ResampleLoss behaviour (re-weighting,
+NTR, focal; see the db_loss module docstring) literally, one (image, class)
+element at a time with Python floats; the module computes with tensors. The
+published weight ranges of the DB paper are checked on the COCO-LT / VOC-LT
+training counts of the official split files (``ltml_counts.py``: literal here,
 they are the independent, published expectation).
 """
 import copy
