@@ -23,8 +23,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     run makes more iterations than planned (the sampler itself reproduces
     the epoch's order, as it is seeded by ``seed + epoch``). It also does
     not restore the random number generators, so random augmentations
-    (e.g. the flips drawn by :class:`~mmltml.datasets.CachedFeatureDataset`)
-    differ from an uninterrupted run even when resuming at an epoch end.
+    drawn from them differ from an uninterrupted run even when resuming at
+    an epoch end.
 
     This loop, with the same arguments as ``EpochBasedTrainLoop``:
 
@@ -61,10 +61,14 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     ``tools/train.py`` sets for training loaders with workers unless
     ``--no-persistent-workers``) are seeded once per run and carry their
     random state from epoch to epoch; a checkpoint cannot hold that state,
-    so after a resume (mid-epoch or at an epoch end) their random
-    transforms differ from the uninterrupted run (measured: the weights
-    differ); a mid-epoch resume with them logs a warning. Runs whose
-    workers draw no random numbers are exact either way.
+    so after a resume (mid-epoch or at an epoch end) random transforms of
+    an image pipeline drawn in them (from the global generators) differ
+    from the uninterrupted run (measured: the weights differ); a mid-epoch
+    resume with them logs a warning. Runs whose workers draw no random
+    numbers from the global generators are exact either way, among them
+    :class:`~mmltml.datasets.CachedFeatureDataset`, which draws its flips
+    from ``(seed, epoch, index)`` (``test_resume_with_persistent_workers_
+    lmpt``).
 
     Use it with ``train_cfg = dict(type='ResumableEpochBasedTrainLoop',
     max_epochs=..., val_interval=...)`` (mmengine rejects ``by_epoch``
@@ -114,8 +118,9 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 and self.dataloader.persistent_workers):
             print_log(
                 'persistent_workers=True: the random state of the data '
-                'workers cannot be restored, so random transforms of the '
-                'rest of this run may differ from an uninterrupted run.',
+                'workers cannot be restored, so random transforms drawn '
+                'from their global generators (image pipelines) may differ '
+                'from an uninterrupted run in the rest of this run.',
                 logger='current',
                 level=logging.WARNING)
         for _ in range(count):
