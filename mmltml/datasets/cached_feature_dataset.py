@@ -193,7 +193,7 @@ class CachedFeatureDataset:
         return Compose(transforms)
 
     def cache_key(self, encoder_key: str) -> str:
-        """Key of (encoder weights, pipeline, image list)."""
+        """Key of (encoder fingerprint, pipeline, image list)."""
         paths = [self.dataset.get_data_info(i)['img_path']
                  for i in range(len(self))]
         stats = [(p, osp.getsize(p), osp.getmtime(p)) if osp.exists(p)
