@@ -9,6 +9,7 @@ seeds the generators per iteration, so random transforms are drawn again
 exactly; LMPT's cached-feature flips are drawn from (seed, epoch, index),
 also in persistent data-loader workers.
 """
+import glob
 import os.path as osp
 
 import pytest
@@ -212,6 +213,11 @@ def test_resume_with_persistent_workers_lmpt(lmpt, tmp_path, monkeypatch):
     assert resumed.iter == 16
     assert_same_state(model_state(serial), model_state(resumed))
     assert_same_metrics(val_metrics(serial), val_metrics(resumed))
+    (log, ) = glob.glob(osp.join(resumed.log_dir, '*.log'))
+    with open(log) as f:
+        text = f.read()
+    assert 'Resuming epoch 2 after batch 4/8' in text
+    assert 'random state of the data workers' not in text  # no false alarm
 
 
 # ---------------------------------------------------------------------------

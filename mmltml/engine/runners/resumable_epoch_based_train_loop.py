@@ -11,6 +11,8 @@ from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import LOOPS
 
+from mmltml.datasets import CachedFeatureDataset
+
 
 @LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
@@ -67,8 +69,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     resume with them logs a warning. Runs whose workers draw no random
     numbers from the global generators are exact either way, among them
     :class:`~mmltml.datasets.CachedFeatureDataset`, which draws its flips
-    from ``(seed, epoch, index)`` (``test_resume_with_persistent_workers_
-    lmpt``).
+    from ``(seed, epoch, index)`` (measured:
+    ``test_resume_with_persistent_workers_lmpt``; no warning then).
 
     Use it with ``train_cfg = dict(type='ResumableEpochBasedTrainLoop',
     max_epochs=..., val_interval=...)`` (mmengine rejects ``by_epoch``
@@ -115,7 +117,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             'trained on.',
             logger='current')
         if (self.dataloader.num_workers > 0
-                and self.dataloader.persistent_workers):
+                and self.dataloader.persistent_workers
+                and not self._serves_cached_features()):
             print_log(
                 'persistent_workers=True: the random state of the data '
                 'workers cannot be restored, so random transforms drawn '
@@ -125,6 +128,12 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
                 level=logging.WARNING)
         for _ in range(count):
             next(batches)
+
+    def _serves_cached_features(self) -> bool:
+        """Whether the workers serve cached features (their flips are
+        drawn from ``(seed, epoch, index)``, not from global generators)."""
+        dataset = self.dataloader.dataset
+        return isinstance(dataset, CachedFeatureDataset) and dataset.cached
 
     def _seeded(self, batches: Iterator) -> Iterator[Sequence[dict]]:
         """Yield the batches, seeding the generators before each fetch."""
