@@ -153,6 +153,20 @@ MUTATIONS = [
         ['tests/test_models/test_feature_cache.py',
          'tests/test_models/test_cached_feature_preprocessor.py']),
     Mutation(
+        'cache-flip-epoch-ignored',
+        'feature cache: every epoch draws the flips of epoch 0',
+        'mmltml/datasets/cached_feature_dataset.py',
+        r'default_rng\(\(self\.seed, self\.epoch, idx\)\)',
+        'default_rng((self.seed, 0, idx))',
+        ['tests/test_datasets/test_cached_feature_flips.py']),
+    Mutation(
+        'text-memo-stale',
+        'eval-mode text memo served after the prompts changed',
+        'mmltml/models/backbones/clip_prompt_backbone.py',
+        r'torch\.equal\(old, new\)',
+        'True',
+        ['tests/test_models/test_clip_text_memo.py']),
+    Mutation(
         'resume-skip',
         'mid-epoch resume skips one batch too few',
         'mmltml/engine/runners/resumable_epoch_based_train_loop.py',

@@ -12,18 +12,19 @@ from typing import Callable, List, Optional, Sequence, Union
 import numpy as np
 import torch
 from mmengine.dataset import BaseDataset, Compose, default_collate
-from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.dist import all_gather_object, get_dist_info, sync_random_seed
 from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
+from mmltml.models.utils.frozen_image_encoder import (IMAGE_FEATS,
+                                                      FrozenImageEncoder)
 from mmltml.utils.atomic_file import atomic_path
 from .image_check import apply_pipeline
 
-#: Transforms whose output is a deterministic function of the image (plus
-#: a horizontal flip, cached both ways): with only these, serving cached
-#: features is exact.
+#: Default of ``deterministic_transforms``: transforms whose output is a
+#: deterministic function of the image.
 DETERMINISTIC_TRANSFORMS = ('LoadImageFromFile', 'Resize', 'ResizeEdge',
                             'CenterCrop', 'PackInputs')
 FLIP = 'RandomFlip'
@@ -35,30 +36,46 @@ class CachedFeatureDataset:
     """A dataset wrapper that yields cached image features when exact.
 
     With a frozen image encoder, an image's features depend only on the
-    image and the deterministic part of the pipeline. When the wrapped
-    dataset's pipeline consists of :data:`DETERMINISTIC_TRANSFORMS` and at
-    most a horizontal ``RandomFlip``, :class:`FeatureCacheHook` runs the
-    model's encoder once over every image (and its mirror image) and this
-    wrapper then yields ``inputs`` = the feature vector of the original or,
-    with the pipeline's flip probability, the flipped image: the same
-    distribution of model inputs as the image pipeline, without decoding
-    or encoding any image. Labels, captions and meta information come from
-    the wrapped dataset's ``PackInputs`` as before.
+    image and the deterministic part of the pipeline. **Exactness rule**:
+    when every transform of the wrapped dataset's pipeline is named in
+    ``deterministic_transforms``, except at most one horizontal
+    ``RandomFlip``, the model's encoder is run once over every image (and
+    its mirror image, :meth:`build_cache`, called by
+    :class:`FeatureCacheHook`) and this wrapper then yields
+    ``inputs=dict(image_feats=<Tensor [E]>)``: the features of the original
+    or, with the pipeline's flip probability, of the flipped image. That is
+    the same distribution of model inputs as the image pipeline, without
+    decoding or encoding any image. Labels, captions and meta information
+    come from the wrapped dataset's ``PackInputs`` as before; each data
+    sample's ``flip`` tells the view. Any other pipeline (random crops,
+    colour jitter, ...) is served uncached, with a warning. Until the cache
+    is built (or with ``enable=False``) the wrapper behaves as the wrapped
+    dataset.
 
-    Any other pipeline (random crops, colour jitter, ...) is served
-    uncached, with a warning. Until the cache is built (or with
-    ``enable=False``) the wrapper behaves as the wrapped dataset.
+    The flips are drawn per sample from a generator seeded by ``(seed,
+    epoch, index)`` (the epoch is set by :meth:`set_epoch`, as for a
+    sampler): they depend neither on the number of data-loader workers nor
+    on what ran before, so a run resumed from a checkpoint draws the flips
+    of the uninterrupted run, persistent workers included (the epoch is
+    kept in shared memory, which workers read).
 
     Args:
         dataset: the wrapped dataset or its config.
         enable: switch caching on or off.
         cache_dir: optional folder for a disk copy of the features, named
-            by a key of the model weights, the pipeline and the image list
-            (a different model, checkpoint or pipeline never reuses it).
+            by a key of the encoder (its fingerprint), the pipeline and the
+            image list (a different model, checkpoint or pipeline never
+            reuses it).
         max_memory_mb: do not cache if the features would need more.
         batch_size: images per encoder call while building the cache (the
             images are loaded by the loader's ``num_workers`` workers, see
             :meth:`build_cache`).
+        deterministic_transforms: names of the transforms whose output is
+            a deterministic function of the image (the exactness rule
+            above). Defaults to :data:`DETERMINISTIC_TRANSFORMS`.
+        seed: seed of the flips; ``None`` draws one shared by all ranks
+            (``mmengine.dist.sync_random_seed``, as mmengine's
+            ``DefaultSampler`` does).
     """
 
     def __init__(self,
@@ -66,12 +83,19 @@ class CachedFeatureDataset:
                  enable: bool = True,
                  cache_dir: Optional[str] = None,
                  max_memory_mb: float = 4096,
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 64,
+                 deterministic_transforms: Sequence[
+                     str] = DETERMINISTIC_TRANSFORMS,
+                 seed: Optional[int] = None) -> None:
         self.dataset = (DATASETS.build(dataset)
                         if isinstance(dataset, dict) else dataset)
         self.cache_dir = cache_dir
         self.max_memory_mb = max_memory_mb
         self.batch_size = batch_size
+        self.deterministic_transforms = tuple(deterministic_transforms)
+        self.seed = sync_random_seed() if seed is None else int(seed)
+        # shared with the data-loader workers, persistent ones included
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self.features: Optional[torch.Tensor] = None  # [N, views, E]
         self.flip_prob = 0.0
         self.enable = enable and self._pipeline_is_exact()
@@ -112,14 +136,30 @@ class CachedFeatureDataset:
         """Whether features are served (the cache is built)."""
         return self.features is not None
 
+    @property
+    def epoch(self) -> int:
+        """The epoch whose flips are drawn."""
+        return int(self._epoch)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the flips of ``epoch`` from now on (also in the data-loader
+        workers already started)."""
+        self._epoch.fill_(epoch)
+
+    def draws_flip(self, idx: int) -> bool:
+        """Whether sample ``idx`` is served flipped in this epoch."""
+        if self.flip_prob <= 0:
+            return False
+        rng = np.random.default_rng((self.seed, self.epoch, idx))
+        return bool(rng.random() < self.flip_prob)
+
     def __getitem__(self, idx: int) -> dict:
         if not self.cached:
             return self.dataset[idx]
-        flip = self.features.shape[1] == 2 and \
-            np.random.rand() < self.flip_prob
+        flip = self.draws_flip(idx)
         packed = self._pack(self.dataset.get_data_info(idx))
-        packed['inputs'] = self.features[idx, int(flip)]
-        packed['data_samples'].set_metainfo(dict(flip=bool(flip)))
+        packed['inputs'] = {IMAGE_FEATS: self.features[idx, int(flip)]}
+        packed['data_samples'].set_metainfo(dict(flip=flip))
         return packed
 
     # -- the cache ---------------------------------------------------------
@@ -131,7 +171,7 @@ class CachedFeatureDataset:
             name = type(transform).__name__
             if name == FLIP and transform.direction == 'horizontal':
                 self.flip_prob = float(transform.prob)
-            elif name not in DETERMINISTIC_TRANSFORMS:
+            elif name not in self.deterministic_transforms:
                 print_log(
                     f'CachedFeatureDataset: {name} is random, so cached '
                     'features would not be exact; serving images.',
@@ -153,7 +193,7 @@ class CachedFeatureDataset:
         return Compose(transforms)
 
     def cache_key(self, encoder_key: str) -> str:
-        """Key of (encoder weights, pipeline, image list)."""
+        """Key of (encoder fingerprint, pipeline, image list)."""
         paths = [self.dataset.get_data_info(i)['img_path']
                  for i in range(len(self))]
         stats = [(p, osp.getsize(p), osp.getmtime(p)) if osp.exists(p)
@@ -163,44 +203,40 @@ class CachedFeatureDataset:
         return hashlib.sha1(content.encode()).hexdigest()[:16]
 
     def build_cache(self,
-                    encode: EncodeFn,
-                    encoder_key: str,
-                    feature_dim: int,
-                    before_caching: Optional[Callable[[], None]] = None,
+                    encoder: FrozenImageEncoder,
                     num_workers: int = 0) -> bool:
-        """Fill the cache with ``encode`` (collated batch -> [B, E]).
+        """Fill the cache with ``encoder`` (collated batch -> [B, E]).
 
         Images are loaded by ``num_workers`` DataLoader workers (the
         wrapped dataset's pipeline runs in the workers) while the main
         process encodes; progress and images/s are logged. In distributed
         runs each rank encodes a shard and the shards are gathered, so every
-        rank holds all features. ``before_caching`` runs once it is certain
-        that features will be served (e.g. to refuse a setting that cannot
-        use them before the images are encoded). Returns whether the cache
-        is in use.
+        rank holds all features. With a ``cache_dir`` the features are
+        loaded from (or saved to) a file named by the encoder's
+        fingerprint. Returns whether the cache is in use.
         """
         if not self.enable or self.cached:
             return self.cached
         views = 2 if self.flip_prob > 0 else 1
-        size_mb = len(self) * views * feature_dim * 4 / 2**20
+        dim = encoder.feature_dim
+        size_mb = len(self) * views * dim * 4 / 2**20
         if size_mb > self.max_memory_mb:
             print_log(f'CachedFeatureDataset: {size_mb:.0f} MB of features '
                       f'exceed max_memory_mb={self.max_memory_mb}; serving '
                       'images.', logger='current', level=logging.WARNING)
             return False
-        if before_caching is not None:
-            before_caching()
         path = None
         if self.cache_dir:
             path = osp.join(self.cache_dir,
-                            f'features_{self.cache_key(encoder_key)}.pt')
-            self.features = self._load(path, (len(self), views, feature_dim))
+                            f'features_{self.cache_key(encoder.fingerprint())}'
+                            '.pt')
+            self.features = self._load(path, (len(self), views, dim))
             if self.cached:
                 return True
             bad_file = osp.isfile(path)
         start = time.perf_counter()
         self.features = torch.stack([
-            self._encode_view(encode, flip, feature_dim, num_workers,
+            self._encode_view(encoder.encode, flip, dim, num_workers,
                               f'view {flip + 1}/{views}')
             for flip in range(views)
         ], 1)

@@ -1,5 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
-"""CachedFeaturePreprocessor: images as mmpretrain's, features untouched."""
+"""CachedFeaturePreprocessor: images as mmpretrain's; cached features
+(``dict(image_feats=...)``) untouched, with labels as mmpretrain's."""
 import pytest
 import torch
 from mmpretrain.registry import MODELS
@@ -36,13 +37,32 @@ def test_images_are_processed_as_by_mmpretrain():
 
 @pytest.mark.parametrize('dim', [3, 16])
 def test_features_pass_unchanged_with_labels(dim):
-    """E == 3 must not be mistaken for RGB channels (no flip, no scaling)."""
-    feats = torch.randn(4, dim)
-    out = _build()(dict(inputs=feats.clone(), data_samples=_samples(4)),
-                   training=True)
-    torch.testing.assert_close(out['inputs'], feats)
-    onehot = torch.stack([s.gt_score for s in out['data_samples']])
-    assert onehot.argmax(1).tolist() == [0, 1, 2, 3]
+    """E == 3 must not be mistaken for RGB channels (no flip, no scaling);
+    the labels are those mmpretrain's pre-processor gives."""
+    feats = torch.randn(4, dim, dtype=torch.float64)
+    preprocessor = _build()
+    out = preprocessor(dict(inputs=dict(image_feats=feats.clone()),
+                            data_samples=_samples(4)), training=True)
+    assert set(out['inputs']) == {'image_feats'}
+    assert out['inputs']['image_feats'].dtype == torch.float32
+    torch.testing.assert_close(out['inputs']['image_feats'], feats.float())
+    reference = MODELS.build(dict(type='ClsDataPreprocessor', num_classes=4,
+                                  to_onehot=True))(
+                                      dict(inputs=torch.zeros(4, 3, 2, 2),
+                                           data_samples=_samples(4)))
+    for ours, theirs in zip(out['data_samples'], reference['data_samples']):
+        assert torch.equal(ours.gt_score, theirs.gt_score)
+        assert torch.equal(ours.gt_label, theirs.gt_label)
+    assert [s.gt_score.argmax().item()
+            for s in out['data_samples']] == [0, 1, 2, 3]
+    # the pre-processor's own settings are never touched by a call
+    assert preprocessor.to_rgb and preprocessor._enable_normalize
+
+
+def test_other_dict_inputs_are_refused():
+    with pytest.raises(ValueError, match="'image_feats'.*'images'"):
+        _build()(dict(inputs=dict(images=torch.randn(2, 3)),
+                      data_samples=_samples(2)))
 
 
 @pytest.mark.parametrize('kwargs, training, match', [
@@ -54,5 +74,5 @@ def test_image_only_operations_are_refused_on_features(
         kwargs, training, match):
     preprocessor = _build(**kwargs)
     with pytest.raises(ValueError, match=match):
-        preprocessor(dict(inputs=torch.randn(4, 16),
+        preprocessor(dict(inputs=dict(image_feats=torch.randn(4, 16)),
                           data_samples=_samples(4)), training=training)

@@ -70,6 +70,47 @@ def test_memo_invalidated_by_updates_and_unused_in_training():
     assert len(calls) == 5
 
 
+def test_memo_dropped_by_loading_moving_and_mode_switches():
+    """What the prompt values cannot tell: new frozen weights loaded (here
+    the token embedding; by torch's and mmengine's ``load_state_dict``),
+    a cast or move, a train/eval switch."""
+    from mmengine.runner.checkpoint import load_state_dict
+    model = _backbone().eval()
+    calls = _count_text_runs(model)
+
+    def encode():
+        with torch.no_grad():
+            return model.class_text_features()[0]
+
+    first = encode()
+    assert encode() is first and len(calls) == 1
+    with torch.no_grad():  # an in-place edit of the prompts, in eval mode
+        model.prompt_learner.ctx.add_(1.0)
+    assert len(calls) == 1 and not torch.allclose(encode(), first)
+    with torch.no_grad():
+        model.prompt_learner.ctx.sub_(1.0)
+    torch.testing.assert_close(encode(), first)
+    assert len(calls) == 3
+    first = encode()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    state['clip.token_embedding.weight'] += 0.5
+    model.load_state_dict(state)
+    loaded = encode()
+    assert len(calls) == 4 and not torch.allclose(loaded, first)
+    state['clip.token_embedding.weight'] -= 0.5
+    load_state_dict(model, state)  # mmengine's loader (checkpoints)
+    torch.testing.assert_close(encode(), first)
+    assert len(calls) == 5
+    model.double()
+    assert encode().dtype == torch.float32 and len(calls) == 6
+    model.float()
+    torch.testing.assert_close(encode(), first)
+    assert len(calls) == 7
+    model.train()
+    model.eval()
+    assert encode() is not first and len(calls) == 8
+
+
 def test_caption_features_do_not_depend_on_batch_grouping():
     """A caption's cached feature is the same whichever captions shared
     its first batch (a run and its resumed copy group them differently);

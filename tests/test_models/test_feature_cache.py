@@ -100,11 +100,15 @@ def test_cached_features_equal_encoder_output(voc_root, model):
 
 
 def test_cached_step_equals_image_step(voc_root, model):
-    dataset = fill(build_dataset(voc_root), model)
-    torch.manual_seed(1)
-    import numpy as np
-    np.random.seed(3)
+    """Key-based inputs end to end: the dataset yields
+    ``dict(image_feats=[E])``, collated to [B, E], pre-processed to fp32
+    and read by name by the backbone; logits and losses equal the image
+    step's."""
+    dataset = fill(build_dataset(voc_root, seed=0), model)
     cached = default_collate([dataset[i] for i in range(6)])
+    assert set(cached['inputs']) == {'image_feats'}
+    assert cached['inputs']['image_feats'].shape == (
+        6, model.backbone.clip.visual.output_dim)
     flips = [s.flip for s in cached['data_samples']]
     assert len(set(flips)) == 2  # both views were served
     images = default_collate([
@@ -115,6 +119,10 @@ def test_cached_step_equals_image_step(voc_root, model):
     for batch in (cached, images):
         data = model.data_preprocessor(batch, True)
         feats = model.extract_feat(data['inputs'])
+        if batch is cached:
+            assert data['inputs']['image_feats'].dtype == torch.float32
+            assert torch.equal(feats.image_feats,
+                               data['inputs']['image_feats'])
         results.append((model.head(feats),
                         model.loss(data['inputs'], data['data_samples'])))
     torch.testing.assert_close(results[0][0], results[1][0], atol=1e-5,
@@ -206,17 +214,73 @@ def test_rank_without_images_gathers_an_empty_shard(voc_root, model,
     assert out[:, 0].tolist() == list(range(total))
 
 
-def test_trainable_image_encoder_is_never_cached(voc_root, model):
-    """Features of an encoder that learns go stale after one step."""
+def test_trainable_image_encoder_is_never_cached(voc_root, model,
+                                                 monkeypatch):
+    """Features of an encoder that learns go stale after one step: images
+    are served, with a warning."""
+    messages = []
+    monkeypatch.setattr('mmltml.engine.hooks.feature_cache_hook.print_log',
+                        lambda msg, **kwargs: messages.append(msg))
     visual = model.backbone.clip.visual
     visual.requires_grad_(True)
     try:
+        assert model.frozen_image_encoder(training=True) is None
         dataset = fill(build_dataset(voc_root), model)
     finally:
         visual.requires_grad_(False)
     assert dataset.enable and not dataset.cached
     assert dataset[0]['inputs'].dim() == 3  # an image
+    assert any('serving images' in m for m in messages)
     assert fill(build_dataset(voc_root), model).cached  # frozen: cached
+
+
+def test_model_without_the_interface_is_served_images(voc_root, model,
+                                                      monkeypatch):
+    """Only a model that implements CachesImageFeatures is asked; another
+    one (here mmpretrain's ImageClassifier) trains on images."""
+    messages = []
+    monkeypatch.setattr('mmltml.engine.hooks.feature_cache_hook.print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    plain = MODELS.build(dict(
+        type='ImageClassifier',
+        backbone=dict(type='ResNet', depth=18),
+        neck=dict(type='GlobalAveragePooling'),
+        head=dict(type='LinearClsHead', num_classes=20, in_channels=512)))
+    dataset = fill(build_dataset(voc_root), plain)
+    assert not dataset.cached and dataset[0]['inputs'].dim() == 3
+    assert any('ImageClassifier offers no frozen image encoder' in m
+               for m in messages)
+
+
+def test_the_interface_refuses_image_operations(model, monkeypatch):
+    """The model's frozen encoder is refused for training with batch
+    augments (and for any step with padding), not for evaluation."""
+    preprocessor = model.data_preprocessor
+    monkeypatch.setattr(preprocessor, 'batch_augments', object())
+    with pytest.raises(ValueError, match='batch_augments'):
+        model.frozen_image_encoder(training=True)
+    encoder = model.frozen_image_encoder(training=False)
+    assert encoder.feature_dim == model.backbone.clip.visual.output_dim
+    monkeypatch.setattr(preprocessor, 'pad_size_divisor', 32)
+    with pytest.raises(ValueError, match='pad_size_divisor=32'):
+        model.frozen_image_encoder(training=False)
+
+
+def test_fingerprint_follows_weights_and_normalisation(model, monkeypatch):
+    encoder = model.frozen_image_encoder(training=False)
+    before = encoder.fingerprint()
+    assert encoder.fingerprint() == before
+    monkeypatch.setattr(model.data_preprocessor, 'to_rgb', False)
+    assert encoder.fingerprint() != before
+    monkeypatch.undo()
+    with torch.no_grad():
+        model.backbone.clip.visual.attnpool.c_proj.bias.add_(1.0)
+    try:
+        assert encoder.fingerprint() != before
+    finally:
+        with torch.no_grad():
+            model.backbone.clip.visual.attnpool.c_proj.bias.sub_(1.0)
+    assert encoder.fingerprint() == before
 
 
 def test_batch_augments_are_refused_before_any_image_is_encoded(

@@ -11,6 +11,7 @@ from PIL import Image
 from mmltml.datasets import (BadImageError, CachedFeatureDataset,
                              LTMultiLabelDataset, find_image_problem,
                              lt_multi_label)
+from mmltml.models.utils.frozen_image_encoder import FrozenImageEncoder
 
 LOAD = dict(type='LoadImageFromFile')
 PACK = dict(type='PackInputs')
@@ -132,9 +133,9 @@ def test_error_mode_is_the_default_and_checked(data_root):
         _dataset(data_root, [LOAD, PACK], on_bad_image='ignore')
 
 
-def _mean_colour(batch):
-    """A stand-in frozen encoder: [B, 3] mean colour of each image."""
-    return batch['inputs'].float().mean(dim=(2, 3))
+#: A stand-in frozen encoder: [B, 3] mean colour of each image.
+MEAN_COLOUR = FrozenImageEncoder(
+    lambda batch: batch['inputs'].float().mean(dim=(2, 3)), 3, lambda: 'key')
 
 
 @pytest.mark.parametrize('on_bad_image', ['error', 'skip'])
@@ -145,9 +146,9 @@ def test_cached_feature_dataset(data_root, on_bad_image):
     if on_bad_image == 'error':
         with pytest.raises(BadImageError, match=r'train.txt, line 2: image '
                            r'.*img1.jpg does not exist'):
-            wrapped.build_cache(_mean_colour, 'key', feature_dim=3)
+            wrapped.build_cache(MEAN_COLOUR)
         return
-    assert wrapped.build_cache(_mean_colour, 'key', feature_dim=3)
+    assert wrapped.build_cache(MEAN_COLOUR)
     assert len(wrapped) == 3 and wrapped.features.shape == (3, 1, 3)
     # the rows still match their images after skipping (img0, img2, img5):
     # the BGR mean colour of each JPEG resized to 8 x 8 (OpenCV, bilinear)
@@ -158,5 +159,5 @@ def test_cached_feature_dataset(data_root, on_bad_image):
         np.testing.assert_allclose(wrapped.features[row, 0].numpy(),
                                    small.reshape(-1, 3).mean(0), atol=1e-4)
     item = wrapped[1]
-    assert item['inputs'].shape == (3, )
+    assert item['inputs']['image_feats'].shape == (3, )
     assert item['data_samples'].gt_label.tolist() == [2]

@@ -5,9 +5,11 @@ exactly as the uninterrupted run (weights bitwise, metrics equal).
 mmengine 0.10.7's ``EpochBasedTrainLoop`` restarts a resumed epoch from its
 first batch (documented by ``test_mmengine_loop_retrains_...``);
 ``ResumableEpochBasedTrainLoop`` skips the batches already trained on and
-seeds the generators per iteration, so random flips (LMPT's cached
-features) are drawn again exactly.
+seeds the generators per iteration, so random transforms are drawn again
+exactly; LMPT's cached-feature flips are drawn from (seed, epoch, index),
+also in persistent data-loader workers.
 """
+import glob
 import os.path as osp
 
 import pytest
@@ -138,9 +140,9 @@ def lmpt(tmp_path_factory, ltml_dir):
     return str(root), smoke_config(str(root / 'cfg.py'), LMPT), cache
 
 
-def _lmpt_options(cache, extra_hooks=(), **kwargs):
+def _lmpt_options(cache, extra_hooks=(), max_epochs=1, **kwargs):
     hooks = (dict(type='FeatureCacheHook'), *extra_hooks)
-    options = _options(1, 3, custom_hooks=hooks, **kwargs)
+    options = _options(max_epochs, 3, custom_hooks=hooks, **kwargs)
     options['train_dataloader.dataset.cache_dir'] = cache
     options['val_dataloader.dataset.cache_dir'] = cache
     return options
@@ -180,6 +182,42 @@ def test_mid_epoch_resume_is_exact_lmpt(lmpt, lmpt_reference, tmp_path,
     assert runner.iter == 8
     assert_same_state(lmpt_reference[0], model_state(runner))
     assert_same_metrics(lmpt_reference[1], val_metrics(runner))
+
+
+def _lmpt_worker_options(cache, **kwargs):
+    options = _lmpt_options(cache, max_epochs=2, **kwargs)
+    options.update({'train_dataloader.num_workers': 2,
+                    'train_dataloader.persistent_workers': True})
+    return options
+
+
+@pytest.mark.slow
+def test_resume_with_persistent_workers_lmpt(lmpt, tmp_path, monkeypatch):
+    """Cached flips are drawn from (seed, epoch, index) in the workers: two
+    persistent workers train the weights of the in-process run, and a run
+    killed in epoch 2 and resumed (new workers, started in epoch 2) ends
+    bitwise as the uninterrupted one."""
+    root, cfg, cache = lmpt
+    monkeypatch.chdir(root)
+    serial = _train(cfg, str(tmp_path / 'serial'),
+                    _lmpt_options(cache, max_epochs=2))
+    assert serial.iter == 16
+    workers = _train(cfg, str(tmp_path / 'workers'),
+                     _lmpt_worker_options(cache))
+    assert_same_state(model_state(serial), model_state(workers))
+    # checkpoint at iteration 12 (epoch 2, batch 4), killed after 13
+    resumed = _interrupted_then_resumed(
+        cfg, str(tmp_path / 'resumed'),
+        _lmpt_worker_options(cache, interrupt_at=13),
+        _lmpt_worker_options(cache), 'iter_12.pth')
+    assert resumed.iter == 16
+    assert_same_state(model_state(serial), model_state(resumed))
+    assert_same_metrics(val_metrics(serial), val_metrics(resumed))
+    (log, ) = glob.glob(osp.join(resumed.log_dir, '*.log'))
+    with open(log) as f:
+        text = f.read()
+    assert 'Resuming epoch 2 after batch 4/8' in text
+    assert 'random state of the data workers' not in text  # no false alarm
 
 
 # ---------------------------------------------------------------------------

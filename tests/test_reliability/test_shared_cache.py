@@ -14,6 +14,7 @@ import traceback
 import torch
 
 from mmltml.datasets import CachedFeatureDataset, LTMultiLabelDataset
+from mmltml.models.utils.frozen_image_encoder import FrozenImageEncoder
 from tests._tiny_setup import make_images
 
 ROUNDS = 8
@@ -38,12 +39,15 @@ def _encode(batch):
     return means[:, None] * torch.arange(1, DIM + 1, dtype=torch.float32)
 
 
+ENCODER = FrozenImageEncoder(_encode, DIM, lambda: 'key')
+
+
 def _builder(root, barrier, errors):
     try:
         for i in range(ROUNDS):
             barrier.wait(timeout=120)
             ds = _dataset(root, osp.join(root, f'cache_{i}'))
-            assert ds.build_cache(_encode, 'key', DIM)
+            assert ds.build_cache(ENCODER)
     except BaseException:
         errors.put(traceback.format_exc())
         barrier.abort()  # the other process stops waiting
@@ -69,7 +73,7 @@ def test_two_processes_build_one_cache_at_once(tmp_path):
     assert [proc.exitcode for proc in procs] == [0, 0]
 
     expected = _dataset(root, None)
-    assert expected.build_cache(_encode, 'key', DIM)
+    assert expected.build_cache(ENCODER)
     for i in range(ROUNDS):
         folder = osp.join(root, f'cache_{i}')
         names = os.listdir(folder)

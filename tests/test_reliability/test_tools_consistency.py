@@ -57,16 +57,13 @@ def lmpt(tmp_path_factory, ltml_dir):
     make_ltml_subset(str(root), ltml_dir, 'coco')
     smoke = smoke_config(str(root / 'smoke.py'), LMPT,
                          train_cfg=dict(max_epochs=1, val_interval=1))
-    # no random flip (each rank would draw its own flips); a larger lr so
-    # that one epoch moves the prompts well above float rounding
+    # the random flip stays: the cached features' flips are drawn from
+    # (seed, epoch, image index), the same with any number of processes; a
+    # larger lr so that one epoch moves the prompts well above float
+    # rounding
     cfg = str(root / 'cfg.py')
     with open(cfg, 'w') as f:
         f.write(f"""_base_ = [{smoke!r}]
-train_dataloader = dict(dataset=dict(dataset=dict(pipeline=[
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=(224, 224), interpolation='bicubic',
-         backend='pillow'),
-    dict(type='PackInputs', algorithm_keys=['caption'])])))
 optim_wrapper = dict(optimizer=dict(lr=0.01))
 """)
     return str(root), cfg
@@ -91,7 +88,9 @@ def test_two_processes_train_like_one(lmpt, monkeypatch):
     Why: both runs see the same global batches in the same order (the
     sampler's permutation depends only on seed and epoch; rank r takes
     every other index, so the two per-rank batches of 4 are the batch of
-    8), and every per-rank batch has the same size (58 images: 7 x (4+4)
+    8; each image is flipped or not as in the single process, the flips
+    being drawn from the seed, the epoch and the image index), and every
+    per-rank batch has the same size (58 images: 7 x (4+4)
     and a last step of 1+1), so DDP's mean of the per-rank losses is the
     single-process batch mean for DB-Focal (per-element mean) and CSE (per
     image sum, mean over the batch). The only differences are float

@@ -1,6 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """FeatureVisualizationHook draws the images of samples whose model input
-was a cached feature vector, and images unchanged otherwise."""
+were cached features, and images unchanged otherwise."""
 import numpy as np
 import torch
 from mmpretrain.structures import DataSample
@@ -46,7 +46,8 @@ def _samples(tmp_path, flips):
 def test_features_are_replaced_by_the_images(tmp_path):
     samples, expected = _samples(tmp_path, [False, True, False])
     hook = _hook(interval=2)
-    batch = dict(inputs=torch.zeros(3, 16), data_samples=samples)
+    batch = dict(inputs=dict(image_feats=torch.zeros(3, 16)),
+                 data_samples=samples)
     hook._draw_samples(0, batch, samples)
     drawn = hook._visualizer.drawn
     assert [name for _, name in drawn] == ['0.png', '2.png']

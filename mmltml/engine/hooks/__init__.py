@@ -2,7 +2,7 @@
 from .atomic_checkpoint_hook import AtomicCheckpointHook
 from .class_count_check_hook import ClassCountCheckHook
 from .class_stats_checkpoint_hook import ClassStatsCheckpointHook
-from .feature_cache_hook import FeatureCacheHook, encoder_fingerprint
+from .feature_cache_hook import FeatureCacheHook
 from .feature_visualization_hook import FeatureVisualizationHook
 from .finite_loss_hook import FiniteLossHook
 from .head_logits_hook import HeadLogitsHook, record_head_logits
@@ -10,5 +10,5 @@ from .head_logits_hook import HeadLogitsHook, record_head_logits
 __all__ = [
     'AtomicCheckpointHook', 'ClassCountCheckHook', 'ClassStatsCheckpointHook',
     'FeatureCacheHook', 'FeatureVisualizationHook', 'FiniteLossHook',
-    'HeadLogitsHook', 'encoder_fingerprint', 'record_head_logits'
+    'HeadLogitsHook', 'record_head_logits'
 ]

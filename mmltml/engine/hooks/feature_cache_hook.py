@@ -1,35 +1,33 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Build the feature caches of :class:`CachedFeatureDataset` loaders."""
-import hashlib
-from typing import Optional
+import logging
 
-import torch
 from mmengine.hooks import Hook
+from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
-
-def encoder_fingerprint(module: torch.nn.Module) -> str:
-    """sha1 of every parameter and buffer of ``module`` (names and bytes)."""
-    digest = hashlib.sha1()
-    for name, tensor in module.state_dict(keep_vars=False).items():
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().view(-1).view(
-            torch.uint8).numpy().tobytes())
-    return digest.hexdigest()
+from mmltml.datasets import CachedFeatureDataset
+from mmltml.models.utils.frozen_image_encoder import CachesImageFeatures
 
 
 @HOOKS.register_module()
 class FeatureCacheHook(Hook):
     """Fill the feature cache of each :class:`CachedFeatureDataset` loader
     once, with the model's own frozen image encoder, before the loop that
-    uses it (``before_train``, ``before_val``, ``before_test``).
+    uses it (``before_train``, ``before_val``, ``before_test``), and set the
+    training dataset's epoch before each training epoch (its flips are
+    drawn per epoch, as mmengine's ``DistSamplerSeedHook`` does for
+    samplers).
 
-    The model's backbone must provide ``encode_image(images)`` and
-    ``image_encoder`` (the frozen module, fingerprinted for the disk-cache
-    key); images go through the model's ``data_preprocessor`` exactly as in
-    an uncached step. The images are loaded by the loader's
-    ``num_workers`` workers while the main process encodes them.
+    The model states what it can cache by implementing
+    :class:`~mmltml.models.utils.frozen_image_encoder.CachesImageFeatures`;
+    its :class:`FrozenImageEncoder` is handed to
+    :meth:`CachedFeatureDataset.build_cache`, which loads the images with
+    the loader's ``num_workers`` workers while the main process encodes
+    them. A model that offers no frozen encoder is served images, with a
+    warning. A model that refuses cached features (e.g. batch augments in
+    its data pre-processor) raises before any image is encoded.
     """
 
     priority = 'VERY_HIGH'
@@ -37,6 +35,12 @@ class FeatureCacheHook(Hook):
     def before_train(self, runner) -> None:
         """Cache the training images' features."""
         self._build(runner, runner.train_dataloader, training=True)
+
+    def before_train_epoch(self, runner) -> None:
+        """Draw this epoch's flips (before the epoch's iterator starts)."""
+        dataset = getattr(runner.train_dataloader, 'dataset', None)
+        if isinstance(dataset, CachedFeatureDataset):
+            dataset.set_epoch(runner.epoch)
 
     def before_val(self, runner) -> None:
         """Cache the validation images' features."""
@@ -47,42 +51,26 @@ class FeatureCacheHook(Hook):
         self._build(runner, runner.test_dataloader)
 
     def _build(self, runner, dataloader, training: bool = False) -> None:
-        from mmltml.datasets import CachedFeatureDataset
         dataset = getattr(dataloader, 'dataset', None)
-        if not isinstance(dataset, CachedFeatureDataset) or dataset.cached:
+        if not isinstance(dataset, CachedFeatureDataset) or \
+                not dataset.enable or dataset.cached:
             return
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
-        encoder = self._frozen_encoder(model)
+        encoder = model.frozen_image_encoder(training) if isinstance(
+            model, CachesImageFeatures) else None
         if encoder is None:
+            print_log(
+                f'FeatureCacheHook: {type(model).__name__} offers no frozen '
+                'image encoder (it does not implement CachesImageFeatures, '
+                'or its image encoder is trainable); serving images.',
+                logger='current', level=logging.WARNING)
             return
         was_training = model.training
         model.eval()
-
-        @torch.no_grad()
-        def encode(batch: dict) -> torch.Tensor:
-            inputs = model.data_preprocessor(batch, False)['inputs']
-            return model.backbone.encode_image(inputs)
-
-        def refuse_image_ops() -> None:  # before any image is encoded
-            check = getattr(model.data_preprocessor, 'check_feature_batch',
-                            None)
-            if check is not None:
-                check(training)
-
-        dim = model.backbone.feature_dim
         try:
-            dataset.build_cache(encode, encoder_fingerprint(encoder), dim,
-                                before_caching=refuse_image_ops,
+            dataset.build_cache(encoder,
                                 num_workers=getattr(dataloader,
                                                     'num_workers', 0))
         finally:
             model.train(was_training)
-
-    @staticmethod
-    def _frozen_encoder(model) -> Optional[torch.nn.Module]:
-        encoder = getattr(model.backbone, 'image_encoder', None)
-        if encoder is None or any(p.requires_grad
-                                  for p in encoder.parameters()):
-            return None  # only a frozen encoder can be cached exactly
-        return encoder

@@ -34,9 +34,9 @@ class FeatureVisualizationHook(VisualizationHook):
     image.
 
     mmpretrain's ``VisualizationHook`` draws ``data_batch['inputs']``; with
-    a :class:`CachedFeatureDataset` (frozen-CLIP configs) those are feature
-    vectors, and the hook fails (``permute`` of a 1-D tensor). This hook
-    then reads each drawn sample's image from its ``img_path``; with image
+    a :class:`CachedFeatureDataset` (frozen-CLIP configs) those are cached
+    features ``dict(image_feats=...)``, and the hook fails. This hook then
+    reads each drawn sample's image from its ``img_path``; with image
     inputs it behaves exactly like mmpretrain's. Arguments as mmpretrain's
     ``VisualizationHook`` (``--show-dir`` and ``--show`` of the test tools
     set them).
@@ -45,8 +45,6 @@ class FeatureVisualizationHook(VisualizationHook):
     def _draw_samples(self, batch_idx: int, data_batch: dict,
                       data_samples: Sequence[DataSample],
                       step: int = 0) -> None:
-        inputs = data_batch['inputs']
-        first = inputs[0] if len(inputs) else None
-        if first is not None and first.dim() != 3:  # features, not images
+        if isinstance(data_batch['inputs'], dict):  # features, not images
             data_batch = dict(data_batch, inputs=_ImagesOf(data_samples))
         super()._draw_samples(batch_idx, data_batch, data_samples, step)

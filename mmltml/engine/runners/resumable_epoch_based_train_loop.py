@@ -11,6 +11,8 @@ from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop
 from mmpretrain.registry import LOOPS
 
+from mmltml.datasets import CachedFeatureDataset
+
 
 @LOOPS.register_module()
 class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
@@ -23,8 +25,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     run makes more iterations than planned (the sampler itself reproduces
     the epoch's order, as it is seeded by ``seed + epoch``). It also does
     not restore the random number generators, so random augmentations
-    (e.g. the flips drawn by :class:`~mmltml.datasets.CachedFeatureDataset`)
-    differ from an uninterrupted run even when resuming at an epoch end.
+    drawn from them differ from an uninterrupted run even when resuming at
+    an epoch end.
 
     This loop, with the same arguments as ``EpochBasedTrainLoop``:
 
@@ -61,10 +63,14 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     ``tools/train.py`` sets for training loaders with workers unless
     ``--no-persistent-workers``) are seeded once per run and carry their
     random state from epoch to epoch; a checkpoint cannot hold that state,
-    so after a resume (mid-epoch or at an epoch end) their random
-    transforms differ from the uninterrupted run (measured: the weights
-    differ); a mid-epoch resume with them logs a warning. Runs whose
-    workers draw no random numbers are exact either way.
+    so after a resume (mid-epoch or at an epoch end) random transforms of
+    an image pipeline drawn in them (from the global generators) differ
+    from the uninterrupted run (measured: the weights differ); a mid-epoch
+    resume with them logs a warning. Runs whose workers draw no random
+    numbers from the global generators are exact either way, among them
+    :class:`~mmltml.datasets.CachedFeatureDataset`, which draws its flips
+    from ``(seed, epoch, index)`` (measured:
+    ``test_resume_with_persistent_workers_lmpt``; no warning then).
 
     Use it with ``train_cfg = dict(type='ResumableEpochBasedTrainLoop',
     max_epochs=..., val_interval=...)`` (mmengine rejects ``by_epoch``
@@ -111,15 +117,23 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             'trained on.',
             logger='current')
         if (self.dataloader.num_workers > 0
-                and self.dataloader.persistent_workers):
+                and self.dataloader.persistent_workers
+                and not self._serves_cached_features()):
             print_log(
                 'persistent_workers=True: the random state of the data '
-                'workers cannot be restored, so random transforms of the '
-                'rest of this run may differ from an uninterrupted run.',
+                'workers cannot be restored, so random transforms drawn '
+                'from their global generators (image pipelines) may differ '
+                'from an uninterrupted run in the rest of this run.',
                 logger='current',
                 level=logging.WARNING)
         for _ in range(count):
             next(batches)
+
+    def _serves_cached_features(self) -> bool:
+        """Whether the workers serve cached features (their flips are
+        drawn from ``(seed, epoch, index)``, not from global generators)."""
+        dataset = self.dataloader.dataset
+        return isinstance(dataset, CachedFeatureDataset) and dataset.cached
 
     def _seeded(self, batches: Iterator) -> Iterator[Sequence[dict]]:
         """Yield the batches, seeding the generators before each fetch."""

@@ -1,6 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Frozen open_clip encoders with learnable (CoOp) or fixed class prompts."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
-from ..data_preprocessors import is_feature_batch
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
+from ..utils.frozen_image_encoder import IMAGE_FEATS
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
 from ..utils.prompt_learner import PromptLearner
@@ -45,10 +45,11 @@ class CLIPPromptBackbone(BaseModule):
     Eq. 2); the text tower runs only up to the longest end-of-text position,
     which is exact under the causal mask.
 
-    ``forward`` returns a :class:`CLIPPromptFeatures` ``(image_feats [B, E],
-    text_feats [C, E], logit_scale, prompt_embeds [C, L, W] or None)``, a
-    named tuple; the logits
-    ``logit_scale * cos(image, text)`` are left to the head.
+    ``forward`` takes a batch of images [B, 3, H, W] or of cached image
+    features ``dict(image_feats=[B, E])`` and returns a
+    :class:`CLIPPromptFeatures` ``(image_feats [B, E], text_feats [C, E],
+    logit_scale, prompt_embeds [C, L, W] or None)``, a named tuple; the
+    logits ``logit_scale * cos(image, text)`` are left to the head.
 
     Checkpoints hold only the learnable prompts when the frozen CLIP weights
     can be rebuilt from ``clip_pretrained`` at construction; a CLIP without
@@ -93,6 +94,8 @@ class CLIPPromptBackbone(BaseModule):
                  frozen_dtype: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self._text_memo: Optional[_TextMemo] = None
+        self.register_load_state_dict_post_hook(_forget_text_features)
         if frozen_dtype not in FROZEN_DTYPES:  # before the costly build
             raise ValueError(f'frozen_dtype must be one of '
                              f'{sorted(FROZEN_DTYPES, key=str)}, got '
@@ -112,7 +115,6 @@ class CLIPPromptBackbone(BaseModule):
                 'template_text_feats',
                 self._template_features(templates),
                 persistent=False)
-        self._text_memo: Optional[tuple] = None
         self.frozen_dtype = frozen_dtype
         self._set_frozen_dtype(FROZEN_DTYPES[frozen_dtype])
         self._caption_cache: Dict[str, torch.Tensor] = {}
@@ -131,6 +133,7 @@ class CLIPPromptBackbone(BaseModule):
             self.clip.logit_scale.data = self.clip.logit_scale.data.float()
 
     def _apply(self, fn, *args, **kwargs) -> 'CLIPPromptBackbone':
+        self.forget_text_features()  # new dtype or device
         module = super()._apply(fn, *args, **kwargs)
         if self.frozen_dtype == 'auto':
             on_cuda = self.clip.logit_scale.device.type == 'cuda'
@@ -146,6 +149,7 @@ class CLIPPromptBackbone(BaseModule):
         """Set the mode; the frozen CLIP stays in eval mode."""
         super().train(mode)
         self.clip.eval()  # frozen encoders never update BN statistics
+        self.forget_text_features()
         return self
 
     @property
@@ -155,7 +159,7 @@ class CLIPPromptBackbone(BaseModule):
 
     @property
     def image_encoder(self) -> nn.Module:
-        """The frozen image tower (what :class:`FeatureCacheHook` caches)."""
+        """The image tower (frozen unless a user unfreezes it)."""
         return self.clip.visual
 
     @property
@@ -165,10 +169,7 @@ class CLIPPromptBackbone(BaseModule):
 
     @torch.no_grad()
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen image features [B, E] (fp32); feature vectors [B, E]
-        served by :class:`CachedFeatureDataset` pass through."""
-        if is_feature_batch(images):
-            return images.float()
+        """Frozen image features [B, E] (fp32) of images [B, 3, H, W]."""
         return self.clip.encode_image(images.to(self._image_dtype)).float()
 
     def encode_token_embeds(self, embeds: torch.Tensor,
@@ -199,37 +200,49 @@ class CLIPPromptBackbone(BaseModule):
         """Class text features [C, E] and prompt embeddings [C, L, W].
 
         In eval mode without autograd (validation, testing) the result is
-        memoised until a parameter or buffer of the backbone changes (its
-        storage or version counter, bumped by every in-place update such
-        as an optimizer step or ``load_state_dict``): the prompts are
-        constant across test batches, so they are encoded once per
-        evaluation instead of once per batch. Exact: the same tensors.
+        memoised: the prompts are constant across test batches, so they are
+        encoded once per evaluation instead of once per batch. The memo is
+        used while the learnable prompt tensors hold the values they had
+        when it was made (compared with ``torch.equal``: an optimizer step
+        changes them) and ``truncate_text`` is unchanged; it is dropped by
+        ``load_state_dict``, by moving or casting the module (``to``,
+        ``cuda``, ...) and by ``train()``/``eval()``. Exact: the same
+        tensors as a fresh encoding.
         """
         if self.prompt_learner is None:
             return self.template_text_feats, None
-        key = None
-        if not self.training and not torch.is_grad_enabled():
-            key = self._text_memo_key()
-            if self._text_memo is not None and self._text_memo[0] == key:
-                return self._text_memo[1]
+        memoise = not self.training and not torch.is_grad_enabled()
+        if memoise and self._text_memo is not None and \
+                self._text_memo.valid_for(self):
+            return self._text_memo.feats, self._text_memo.prompts
         prompts = self.prompt_learner(self.clip.token_embedding)
         feats = encode_text_embeddings(self.clip, prompts,
                                        self.prompt_learner.eot,
                                        self.truncate_text).float()
-        self._text_memo = None if key is None else (key, (feats, prompts))
+        self._text_memo = _TextMemo.of(self, feats, prompts) \
+            if memoise else None
         return feats, prompts
 
-    def _text_memo_key(self) -> tuple:
-        tensors = list(self.parameters()) + list(self.buffers())
-        return (self.truncate_text, ) + tuple(
-            (t.data_ptr(), t._version, t.dtype, t.device) for t in tensors)
+    def forget_text_features(self) -> None:
+        """Drop the memoised eval-mode class text features."""
+        self._text_memo = None
 
-    def forward(self, images: torch.Tensor) -> CLIPPromptFeatures:
+    def learnable_tensors(self) -> List[torch.Tensor]:
+        """The parameters that training updates (the prompts)."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    def forward(self, inputs: Union[torch.Tensor, Dict[str, torch.Tensor]]
+                ) -> CLIPPromptFeatures:
         """Image features, class text features, logit scale and prompt
-        embeddings of a batch of images or cached image features."""
+        embeddings of a batch of images [B, 3, H, W] or of cached image
+        features ``dict(image_feats=[B, E])``."""
+        if isinstance(inputs, dict):
+            image_feats = inputs[IMAGE_FEATS].float()
+        else:
+            image_feats = self.encode_image(inputs)
         text_feats, prompts = self.class_text_features()
         return CLIPPromptFeatures(
-            image_feats=self.encode_image(images), text_feats=text_feats,
+            image_feats=image_feats, text_feats=text_feats,
             logit_scale=self.logit_scale, prompt_embeds=prompts)
 
     # ------------------------------------------------------------------
@@ -266,3 +279,34 @@ class CLIPPromptBackbone(BaseModule):
         positions = torch.arange(tokens.shape[1], device=device)
         mask = positions[None] <= eot_positions(tokens)[:, None]
         return self.clip.token_embedding(tokens).float(), mask
+
+
+class _TextMemo(NamedTuple):
+    """Eval-mode class text features and what they were computed from."""
+
+    feats: torch.Tensor
+    prompts: torch.Tensor
+    truncate_text: bool
+    learnable: Tuple[torch.Tensor, ...]  # copies of the learnable values
+
+    @classmethod
+    def of(cls, backbone: CLIPPromptBackbone, feats: torch.Tensor,
+           prompts: torch.Tensor) -> '_TextMemo':
+        """The memo of ``feats`` and ``prompts`` of ``backbone`` now."""
+        return cls(feats, prompts, backbone.truncate_text,
+                   tuple(t.detach().clone()
+                         for t in backbone.learnable_tensors()))
+
+    def valid_for(self, backbone: CLIPPromptBackbone) -> bool:
+        """Whether ``backbone`` would compute the same features now."""
+        learnable = backbone.learnable_tensors()
+        return (self.truncate_text == backbone.truncate_text
+                and len(learnable) == len(self.learnable) and all(
+                    torch.equal(old, new)
+                    for old, new in zip(self.learnable, learnable)))
+
+
+def _forget_text_features(backbone: CLIPPromptBackbone,
+                          incompatible_keys) -> None:
+    """``load_state_dict`` post-hook: new weights, new text features."""
+    backbone.forget_text_features()

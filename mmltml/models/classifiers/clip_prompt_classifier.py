@@ -7,9 +7,14 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from ..data_preprocessors import CachedFeaturePreprocessor
+from ..utils.frozen_image_encoder import (CachesImageFeatures,
+                                          FrozenImageEncoder,
+                                          module_fingerprint)
+
 
 @MODELS.register_module()
-class CLIPPromptClassifier(ImageClassifier):
+class CLIPPromptClassifier(ImageClassifier, CachesImageFeatures):
     """``ImageClassifier`` for :class:`CLIPPromptBackbone` +
     :class:`CLIPPromptHead`.
 
@@ -22,7 +27,9 @@ class CLIPPromptClassifier(ImageClassifier):
     backbone and the head stays a head.
 
     The default ``data_preprocessor`` is :class:`CachedFeaturePreprocessor`
-    (mmpretrain's, plus pass-through of cached image features).
+    (mmpretrain's, plus cached image features ``dict(image_feats=...)``);
+    with it, the frozen CLIP image tower is offered for caching
+    (:meth:`frozen_image_encoder`).
 
     Args:
         caption_max_chars (int, optional): Keep only the first
@@ -47,6 +54,38 @@ class CLIPPromptClassifier(ImageClassifier):
             raise ValueError(f'caption_max_chars must be positive, got '
                              f'{caption_max_chars}')
         self.caption_max_chars = caption_max_chars
+
+    def frozen_image_encoder(
+            self, training: bool) -> Optional[FrozenImageEncoder]:
+        """The data pre-processor and the backbone's image tower, as one
+        step computes image features; None when the tower is trainable or
+        the pre-processor cannot take cached features.
+
+        Raises:
+            ValueError: when the pre-processor applies image operations
+                (padding; batch augments such as Mixup in training).
+        """
+        tower = self.backbone.image_encoder
+        if not isinstance(self.data_preprocessor, CachedFeaturePreprocessor) \
+                or any(p.requires_grad for p in tower.parameters()):
+            return None
+        self.data_preprocessor.check_feature_batch(training)
+
+        @torch.no_grad()
+        def encode(batch: dict) -> torch.Tensor:
+            images = self.data_preprocessor(batch, False)['inputs']
+            return self.backbone.encode_image(images)
+
+        def fingerprint() -> str:  # the tower's weights, the normalisation
+            norm = [self.data_preprocessor.to_rgb] + [
+                getattr(self.data_preprocessor, name).flatten().tolist()
+                for name in ('mean', 'std')
+                if hasattr(self.data_preprocessor, name)
+            ]
+            return module_fingerprint(tower, extra=repr(norm))
+
+        return FrozenImageEncoder(encode, self.backbone.feature_dim,
+                                  fingerprint)
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:

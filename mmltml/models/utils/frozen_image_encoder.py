@@ -1,0 +1,63 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+"""What a model offers for caching its image features."""
+import hashlib
+from abc import ABC, abstractmethod
+from typing import Callable, NamedTuple, Optional
+
+import torch
+
+#: Key of the cached image features in a batch's ``inputs`` dict.
+IMAGE_FEATS = 'image_feats'
+
+
+class FrozenImageEncoder(NamedTuple):
+    """A frozen image encoder whose outputs can be served from a cache.
+
+    Attributes:
+        encode: a collated batch of images (as a data loader yields it)
+            -> image features [B, E], fp32; exactly what a training or test
+            step of the model computes from those images.
+        feature_dim: ``E``.
+        fingerprint: a key of the encoder's weights and of everything else
+            ``encode`` depends on (a disk cache made with another key is
+            never reused); called only when a disk cache is used.
+    """
+
+    encode: Callable[[dict], torch.Tensor]
+    feature_dim: int
+    fingerprint: Callable[[], str]
+
+
+class CachesImageFeatures(ABC):
+    """Interface of models that can be fed cached image features.
+
+    Such a model accepts ``inputs=dict(image_feats=<Tensor [B, E]>)``
+    wherever it accepts a batch of images, and gives the same results as
+    for the images those features were computed from.
+    """
+
+    @abstractmethod
+    def frozen_image_encoder(
+            self, training: bool) -> Optional[FrozenImageEncoder]:
+        """The encoder whose outputs may replace the model's images, or
+        None when the image encoder is not frozen.
+
+        Args:
+            training: whether the features will feed training steps.
+
+        Raises:
+            ValueError: when a step on cached features would need image
+                operations (e.g. batch augments such as Mixup, padding).
+        """
+
+
+def module_fingerprint(module: torch.nn.Module, extra: str = '') -> str:
+    """sha1 of every parameter and persistent buffer of ``module`` (names
+    and bytes), and of ``extra`` (other settings the encoding depends on,
+    e.g. the input normalisation)."""
+    digest = hashlib.sha1(extra.encode())
+    for name, tensor in module.state_dict(keep_vars=False).items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().view(-1).view(
+            torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
