@@ -18,8 +18,8 @@ from mmpretrain.registry import DATASETS
 from torch.utils.data import DataLoader
 from torch.utils.data import Dataset as TorchDataset
 
-from mmltml.models.utils.frozen_image_encoder import (IMAGE_FEATS,
-                                                      FrozenImageEncoder)
+from mmltml.structures.frozen_image_encoder import (IMAGE_FEATS,
+                                                    FrozenImageEncoder)
 from mmltml.utils.atomic_file import atomic_path
 from .image_check import apply_pipeline
 
@@ -47,10 +47,12 @@ class CachedFeatureDataset:
     the same distribution of model inputs as the image pipeline, without
     decoding or encoding any image. Labels, captions and meta information
     come from the wrapped dataset's ``PackInputs`` as before; each data
-    sample's ``flip`` tells the view. Any other pipeline (random crops,
-    colour jitter, ...) is served uncached, with a warning. Until the cache
-    is built (or with ``enable=False``) the wrapper behaves as the wrapped
-    dataset.
+    sample's ``flip`` tells the view. Until the cache is built (or with
+    ``enable=False``, or when the features would exceed ``max_memory_mb``)
+    the wrapper serves the images, flipped by the same draws as the
+    features would be: cached or not, a run sees the same inputs. Any other
+    pipeline (random crops, colour jitter, ...) is served uncached by the
+    wrapped dataset as it is, with a warning.
 
     The flips are drawn per sample from a generator seeded by ``(seed,
     epoch, index)`` (the epoch is set by :meth:`set_epoch`, as for a
@@ -97,8 +99,8 @@ class CachedFeatureDataset:
         # shared with the data-loader workers, persistent ones included
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self.features: Optional[torch.Tensor] = None  # [N, views, E]
-        self.flip_prob = 0.0
-        self.enable = enable and self._pipeline_is_exact()
+        self.exact = self._pipeline_is_exact()
+        self.enable = enable and self.exact
 
     # -- plain dataset interface ------------------------------------------
     @property
@@ -115,6 +117,8 @@ class CachedFeatureDataset:
     @pipeline.setter
     def pipeline(self, pipeline: Compose) -> None:
         self.dataset.pipeline = pipeline
+        self.exact = self._pipeline_is_exact()
+        self.enable = self.enable and self.exact
 
     def __len__(self) -> int:
         return len(self.dataset)
@@ -154,12 +158,24 @@ class CachedFeatureDataset:
         return bool(rng.random() < self.flip_prob)
 
     def __getitem__(self, idx: int) -> dict:
-        if not self.cached:
+        if not self.exact:
             return self.dataset[idx]
         flip = self.draws_flip(idx)
+        if not self.cached:
+            return self._image_view(idx, flip)
         packed = self._pack(self.dataset.get_data_info(idx))
         packed['inputs'] = {IMAGE_FEATS: self.features[idx, int(flip)]}
         packed['data_samples'].set_metainfo(dict(flip=flip))
+        return packed
+
+    def _image_view(self, idx: int, flip: bool) -> dict:
+        """Image ``idx`` through the pipeline with the flip decided."""
+        info = self.dataset.get_data_info(idx)
+        packed = apply_pipeline(self._view_pipeline(flip), info,
+                                getattr(self.dataset, 'locate_image', None))
+        if packed is None:
+            raise RuntimeError(f'CachedFeatureDataset: the pipeline dropped '
+                               f'image {idx} ({info.get("img_path")}).')
         return packed
 
     # -- the cache ---------------------------------------------------------
@@ -167,6 +183,7 @@ class CachedFeatureDataset:
         return list(self.dataset.pipeline.transforms)
 
     def _pipeline_is_exact(self) -> bool:
+        self.flip_prob = 0.0
         for transform in self._transforms():
             name = type(transform).__name__
             if name == FLIP and transform.direction == 'horizontal':

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 
 from mmltml.datasets import CachedFeatureDataset, LTMultiLabelDataset
 from mmltml.engine.hooks import FeatureCacheHook
-from mmltml.models.utils.frozen_image_encoder import FrozenImageEncoder
+from mmltml.structures.frozen_image_encoder import FrozenImageEncoder
 from tests._tiny_setup import make_images
 
 NUM = 24

@@ -11,7 +11,7 @@ from PIL import Image
 from mmltml.datasets import (BadImageError, CachedFeatureDataset,
                              LTMultiLabelDataset, find_image_problem,
                              lt_multi_label)
-from mmltml.models.utils.frozen_image_encoder import FrozenImageEncoder
+from mmltml.structures.frozen_image_encoder import FrozenImageEncoder
 
 LOAD = dict(type='LoadImageFromFile')
 PACK = dict(type='PackInputs')

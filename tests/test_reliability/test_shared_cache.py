@@ -14,7 +14,7 @@ import traceback
 import torch
 
 from mmltml.datasets import CachedFeatureDataset, LTMultiLabelDataset
-from mmltml.models.utils.frozen_image_encoder import FrozenImageEncoder
+from mmltml.structures.frozen_image_encoder import FrozenImageEncoder
 from tests._tiny_setup import make_images
 
 ROUNDS = 8

@@ -8,7 +8,7 @@ from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
 from mmltml.datasets import CachedFeatureDataset
-from mmltml.models.utils.frozen_image_encoder import CachesImageFeatures
+from mmltml.structures.frozen_image_encoder import CachesImageFeatures
 
 
 @HOOKS.register_module()
@@ -21,7 +21,7 @@ class FeatureCacheHook(Hook):
     samplers).
 
     The model states what it can cache by implementing
-    :class:`~mmltml.models.utils.frozen_image_encoder.CachesImageFeatures`;
+    :class:`~mmltml.structures.frozen_image_encoder.CachesImageFeatures`;
     its :class:`FrozenImageEncoder` is handed to
     :meth:`CachedFeatureDataset.build_cache`, which loads the images with
     the loader's ``num_workers`` workers while the main process encodes

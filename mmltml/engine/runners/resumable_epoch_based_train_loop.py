@@ -68,8 +68,8 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
     from the uninterrupted run (measured: the weights differ); a mid-epoch
     resume with them logs a warning. Runs whose workers draw no random
     numbers from the global generators are exact either way, among them
-    :class:`~mmltml.datasets.CachedFeatureDataset`, which draws its flips
-    from ``(seed, epoch, index)`` (measured:
+    :class:`~mmltml.datasets.CachedFeatureDataset` with an exact pipeline,
+    which draws its flips from ``(seed, epoch, index)`` (measured:
     ``test_resume_with_persistent_workers_lmpt``; no warning then).
 
     Use it with ``train_cfg = dict(type='ResumableEpochBasedTrainLoop',
@@ -118,7 +118,7 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
             logger='current')
         if (self.dataloader.num_workers > 0
                 and self.dataloader.persistent_workers
-                and not self._serves_cached_features()):
+                and not self._draws_seeded_flips()):
             print_log(
                 'persistent_workers=True: the random state of the data '
                 'workers cannot be restored, so random transforms drawn '
@@ -129,11 +129,12 @@ class ResumableEpochBasedTrainLoop(EpochBasedTrainLoop):
         for _ in range(count):
             next(batches)
 
-    def _serves_cached_features(self) -> bool:
-        """Whether the workers serve cached features (their flips are
-        drawn from ``(seed, epoch, index)``, not from global generators)."""
+    def _draws_seeded_flips(self) -> bool:
+        """Whether the workers draw no global random numbers: a
+        :class:`CachedFeatureDataset` with an exact pipeline draws its flips
+        from ``(seed, epoch, index)``, cached features or images."""
         dataset = self.dataloader.dataset
-        return isinstance(dataset, CachedFeatureDataset) and dataset.cached
+        return isinstance(dataset, CachedFeatureDataset) and dataset.exact
 
     def _seeded(self, batches: Iterator) -> Iterator[Sequence[dict]]:
         """Yield the batches, seeding the generators before each fetch."""

@@ -8,10 +8,10 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
-from ..utils.frozen_image_encoder import IMAGE_FEATS
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
 from ..utils.prompt_learner import PromptLearner

@@ -7,10 +7,10 @@ from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from mmltml.structures.frozen_image_encoder import (CachesImageFeatures,
+                                                    FrozenImageEncoder,
+                                                    module_fingerprint)
 from ..data_preprocessors import CachedFeaturePreprocessor
-from ..utils.frozen_image_encoder import (CachesImageFeatures,
-                                          FrozenImageEncoder,
-                                          module_fingerprint)
 
 
 @MODELS.register_module()

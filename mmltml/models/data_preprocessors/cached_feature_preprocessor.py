@@ -5,7 +5,7 @@ from typing import List
 from mmpretrain.models.utils import ClsDataPreprocessor
 from mmpretrain.registry import MODELS
 
-from ..utils.frozen_image_encoder import IMAGE_FEATS
+from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
 
 
 @MODELS.register_module()

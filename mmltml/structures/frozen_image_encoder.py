@@ -1,5 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
-"""What a model offers for caching its image features."""
+"""The feature-cache contract between a dataset and a model: the batch key
+of cached image features and what a model offers for caching them."""
 import hashlib
 from abc import ABC, abstractmethod
 from typing import Callable, NamedTuple, Optional
