@@ -116,9 +116,11 @@ class CachedFeatureDataset:
 
     @pipeline.setter
     def pipeline(self, pipeline: Compose) -> None:
+        """Replace the pipeline; from then on the wrapper serves the
+        wrapped dataset as it is (images through ``pipeline``, uncached)."""
         self.dataset.pipeline = pipeline
-        self.exact = self._pipeline_is_exact()
-        self.enable = self.enable and self.exact
+        self.exact = self.enable = False
+        self.features = None
 
     def __len__(self) -> int:
         return len(self.dataset)

@@ -142,3 +142,39 @@ def test_hook_sets_the_epoch_before_each_training_epoch(root):
                              train_dataloader=SimpleNamespace(dataset=dataset))
     FeatureCacheHook().before_train_epoch(runner)
     assert dataset.epoch == 4
+
+
+def test_uncached_images_get_the_same_flips(root):
+    """Without its cache (enable=False) the wrapper serves images, flipped
+    by the same (seed, epoch, index) draws: each served image is the view
+    whose features the cached run serves."""
+    cached = _dataset(root)
+    plain = CachedFeatureDataset(cached.dataset, enable=False, seed=7)
+    assert not plain.build_cache(ENCODER) and not plain.cached
+    for epoch in (0, 3):
+        cached.set_epoch(epoch)
+        plain.set_epoch(epoch)
+        for idx in range(NUM):
+            item = plain[idx]
+            image = item['inputs']
+            assert isinstance(image, torch.Tensor) and image.dim() == 3
+            flip = item['data_samples'].flip
+            assert flip == cached[idx]['data_samples'].flip
+            assert torch.equal(_first_row(dict(inputs=[image])),
+                               cached.features[idx, int(flip)][None])
+
+
+def test_replaced_pipeline_is_served_as_it_is(root):
+    """Tools such as browse_dataset replace the pipeline: it is then run
+    as given, uncached."""
+    dataset = _dataset(root)
+    calls = []
+
+    def pipeline(results):
+        calls.append(results['img_path'])
+        return dict(inputs=torch.zeros(1), data_samples=None)
+
+    dataset.pipeline = pipeline
+    assert not dataset.cached and not dataset.exact
+    dataset[0]
+    assert len(calls) == 1
