@@ -8,6 +8,7 @@ from mmengine.config import Config
 
 from mmltml.utils.compat import explain_refused_checkpoint
 from mmltml.utils.data_files import check_data_files
+from mmltml.utils.dataset_cfg import check_feature_cache_hook
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
@@ -76,6 +77,7 @@ def main() -> None:
     if cfg.get('val_cfg') is not None:
         sections += ['val_dataloader', 'val_evaluator']
     check_data_files(cfg, sections)  # before a model is built
+    check_feature_cache_hook(cfg)
     runner = build_runner(cfg, lock_work_dir=True)
     with explain_refused_checkpoint(cfg.get('load_from') or
                                     f'the latest one in {cfg.work_dir}'):

@@ -75,8 +75,8 @@ def group_rules(thresholds: Dict[str, int]) -> Dict[str, str]:
         dict[str, str]: One rule per name of :data:`GROUP_NAMES`.
     """
     head, tail = thresholds['head'], thresholds['tail']
-    return dict(
-        head=f'n >= {head}', medium=f'{tail} <= n < {head}', tail=f'n < {tail}')
+    return dict(head=f'n >= {head}', medium=f'{tail} <= n < {head}',
+                tail=f'n < {tail}')
 
 
 def compute_class_stats(labels: Sequence[Sequence[int]],

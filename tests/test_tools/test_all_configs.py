@@ -38,6 +38,7 @@ from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401  (registers the plugin components)
 from mmltml.benchmarks.synthetic import generate_synthetic_lt
+from mmltml.utils.dataset_cfg import check_feature_cache_hook
 from tests._tiny_setup import REPO_ROOT, TINY_CLIP_224, make_ltml_subset
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
@@ -293,6 +294,7 @@ def test_stand_ins_replace_clip_and_pretrained_weights():
 def check_config(cfg: Config, name: str, save_dir: str) -> None:
     """Build and check every part of ``cfg`` (see the module docstring);
     run from a workspace holding its data."""
+    check_feature_cache_hook(cfg)
     with DefaultScope.overwrite_default_scope(scope_of(cfg)):
         loaders = build_loaders(cfg)
         assert loaders, f'{name} has no dataloader'
