@@ -164,7 +164,8 @@ def test_class_stats_sources_and_official_groups(tmp_path, ltml_dir):
     target = (rng.random((60, 20)) < 0.3).astype(np.int64)
     res = metric.compute_metrics(_results(scores, target))
     ap = average_precision_score(target, scores, average=None) * 100
-    tail = [0, 2, 3, 5, 9, 12, 16, 18]  # the VOC-LT tail classes (n < 20) of the official split
+    # the VOC-LT tail classes (n < 20) of the official split
+    tail = [0, 2, 3, 5, 9, 12, 16, 18]
     assert res['mAP_tail'] == pytest.approx(ap[tail].mean(), abs=1e-4)
     with pytest.raises(ValueError, match='5 classes but .* have 20'):
         metric.compute_metrics(_results(scores[:, :5], target[:, :5]))

@@ -238,7 +238,8 @@ def test_inputs_unchanged_half_autocast_meta():
 
 
 def test_published_constants_on_real_counts():
-    """LMPT with eta = gamma = 1: the published ranges of margins and weights."""
+    """LMPT with eta = gamma = 1: the published ranges of margins and
+    weights."""
     for freq, mu_range, w_range in (
             (COCO_FREQ, (0.173, 0.639), (0.00025, 0.0476)),
             (VOC_FREQ, (0.190, 0.707), (0.0010, 0.193))):
