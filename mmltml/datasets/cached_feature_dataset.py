@@ -101,6 +101,8 @@ class CachedFeatureDataset:
         self.features: Optional[torch.Tensor] = None  # [N, views, E]
         self.exact = self._pipeline_is_exact()
         self.enable = enable and self.exact
+        # the pipeline with the flip decided: (unflipped, flipped)
+        self._views = (self._view_pipeline(False), self._view_pipeline(True))
 
     # -- plain dataset interface ------------------------------------------
     @property
@@ -173,7 +175,7 @@ class CachedFeatureDataset:
     def _image_view(self, idx: int, flip: bool) -> dict:
         """Image ``idx`` through the pipeline with the flip decided."""
         info = self.dataset.get_data_info(idx)
-        packed = apply_pipeline(self._view_pipeline(flip), info,
+        packed = apply_pipeline(self._views[flip], info,
                                 getattr(self.dataset, 'locate_image', None))
         if packed is None:
             raise RuntimeError(f'CachedFeatureDataset: the pipeline dropped '
@@ -308,7 +310,7 @@ class CachedFeatureDataset:
         rank, world_size = get_dist_info()
         indices = list(range(rank, len(self), world_size))
         loader = DataLoader(
-            _ViewImages(self.dataset, self._view_pipeline(bool(flip))),
+            _ViewImages(self, bool(flip)),
             batch_size=self.batch_size,
             sampler=indices,  # in order: batches as in the serial build
             num_workers=num_workers,
@@ -325,19 +327,19 @@ class CachedFeatureDataset:
 
 
 class _ViewImages(TorchDataset):
-    """The wrapped dataset's images through one view's pipeline (run in
-    the DataLoader workers), blaming unreadable images by file and line."""
+    """The wrapper's images of one view, as :meth:`CachedFeatureDataset.
+    _image_view` serves them (run in the DataLoader workers; unreadable
+    images are blamed by file and line)."""
 
-    def __init__(self, dataset: BaseDataset, pipeline: Compose) -> None:
-        self.dataset = dataset
-        self.pipeline = pipeline
+    def __init__(self, wrapper: CachedFeatureDataset, flip: bool) -> None:
+        self.wrapper = wrapper
+        self.flip = flip
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return len(self.wrapper)
 
-    def __getitem__(self, idx: int) -> Optional[dict]:
-        return apply_pipeline(self.pipeline, self.dataset.get_data_info(idx),
-                              getattr(self.dataset, 'locate_image', None))
+    def __getitem__(self, idx: int) -> dict:
+        return self.wrapper._image_view(idx, self.flip)
 
 
 class _Progress:
