@@ -10,10 +10,10 @@ import torch
 from PIL import Image
 
 from mmltml.datasets import parse_list_file
-from mmltml.structures import split_groups
 from mmltml.evaluation import classwise_average_precision
 from mmltml.models.utils.clip_loader import build_tokenizer
 from mmltml.models.utils.tiny_clip import TINY_CLIP_CFG
+from mmltml.structures import split_groups
 from .pretrain_pairs import normalise
 from .synthetic import class_names
 
@@ -22,7 +22,7 @@ TEMPLATE = 'a photo of a {}.'
 
 class ZeroShotBenchmark:
     """The benchmark's test split and training-count groups
-    (:func:`~mmltml.datasets.split_groups` of ``meta.json``'s
+    (:func:`~mmltml.structures.split_groups` of ``meta.json``'s
     ``train_class_counts``), held in memory."""
 
     def __init__(self, root: str) -> None:

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
+from mmltml.datasets.categories import get_class_names
 from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
@@ -27,7 +28,6 @@ FROZEN_DTYPES = {
 
 def resolve_class_names(classnames: Union[str, Sequence[str]]) -> List[str]:
     """Class names from a list, a dataset preset name or a label file."""
-    from mmltml.datasets.categories import get_class_names
     return list(get_class_names(classnames))
 
 

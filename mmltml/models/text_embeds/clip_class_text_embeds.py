@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
+from mmltml.datasets.categories import get_class_names
 from ..utils.clip_loader import (build_clip_and_tokenizer, check_quick_gelu,
                                   named_model_cfg)
 from .base_text_embeds import BaseTextEmbeds
@@ -118,7 +119,6 @@ def _class_names(classnames: ClassNames, num_classes: int) -> List[str]:
         raise ValueError('CLIPClassTextEmbeds needs classnames (a list or '
                          "'coco-lt', 'voc-lt', a label file).")
     if isinstance(classnames, str):
-        from mmltml.datasets.categories import get_class_names
         classnames = get_class_names(classnames)
     classnames = list(classnames)
     if len(classnames) != num_classes:
