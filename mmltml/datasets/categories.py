@@ -1,13 +1,19 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Class names of the long-tailed multi-label benchmarks and label files.
 
+A *preset* is a registered class list, named like its benchmark
+(``'coco-lt'``, ``'voc-lt'``, ``'nus-wide-lt'``): every
+:class:`~mmltml.datasets.lt_benchmark.LTBenchmarkDataset` registers its
+``PRESET`` name and ``METAINFO`` classes here when it is defined, so a
+config may write ``classnames='nus-wide-lt'`` or ``label_file='voc-lt'``.
+
 A label file has one ``<class name> <index>`` line per class, e.g.
 ``traffic light 9``: the name may contain spaces, the index is the last
 whitespace-separated token. Indices must be exactly ``0 .. C-1`` (in any
 line order). CRLF line ends, trailing spaces and blank lines are tolerated.
 """
 import os.path as osp
-from typing import List, Sequence, Union
+from typing import Dict, List, Sequence, Tuple, Union
 
 from .list_file import ENCODING
 
@@ -35,7 +41,8 @@ VOC_LT_CLASSES = ('aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus',
                   'motorbike', 'person', 'pottedplant', 'sheep', 'sofa',
                   'train', 'tvmonitor')
 
-_PRESETS = {'coco-lt': COCO_LT_CLASSES, 'voc-lt': VOC_LT_CLASSES}
+#: Preset name -> class names; filled by :func:`register_class_names`.
+_PRESETS: Dict[str, Tuple[str, ...]] = {}
 
 ClassSpec = Union[str, Sequence[str]]
 
@@ -97,8 +104,27 @@ def read_label_file(path: str) -> List[str]:
     return [by_index[i][0] for i in range(len(by_index))]
 
 
+def register_class_names(name: str, classes: Sequence[str]) -> None:
+    """Register ``classes`` as the preset ``name`` (case-insensitive, ``_``
+    allowed for ``-``).
+
+    Raises:
+        ValueError: If ``name`` is already registered with other names.
+    """
+    key, classes = _preset_key(name), tuple(get_class_names(list(classes)))
+    if _PRESETS.get(key, classes) != classes:
+        raise ValueError(f'class-name preset {name!r} is already registered '
+                         'with other class names')
+    _PRESETS[key] = classes
+
+
+def preset_names() -> List[str]:
+    """The names of the registered class-name presets, sorted."""
+    return sorted(_PRESETS)
+
+
 def is_preset(spec: object) -> bool:
-    """Whether ``spec`` names a built-in class list ('coco-lt', 'voc-lt')."""
+    """Whether ``spec`` names a registered class list (e.g. 'coco-lt')."""
     return isinstance(spec, str) and _preset_key(spec) in _PRESETS
 
 
@@ -111,8 +137,8 @@ def get_class_names(spec: ClassSpec) -> List[str]:
 
     Args:
         spec (str | Sequence[str]): A list/tuple of names, a preset name
-            (``'coco-lt'`` or ``'voc-lt'``, case-insensitive, ``_`` allowed
-            for ``-``) or the path of a label file
+            (see :func:`preset_names`, e.g. ``'coco-lt'``; case-insensitive,
+            ``_`` allowed for ``-``) or the path of a label file
             (see :func:`read_label_file`).
 
     Returns:
