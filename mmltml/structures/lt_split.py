@@ -34,7 +34,7 @@ person) ends above a small target. NumPy only, integer arithmetic: the same
 label matrix, targets and seed give the same subset on any machine (with
 the same NumPy version).
 """
-from typing import NamedTuple, Optional, Sequence
+from typing import NamedTuple, Sequence
 
 import numpy as np
 
@@ -248,7 +248,8 @@ def draw_lt_subset(labels: np.ndarray,
                     sampler.counts.copy(), done, steps)
 
 
-def unservable_classes(labels: np.ndarray, targets: Sequence[int]) -> np.ndarray:
+def unservable_classes(labels: np.ndarray,
+                       targets: Sequence[int]) -> np.ndarray:
     """Indices of the classes with fewer images in ``labels`` than their
     targets (a subset cannot serve them)."""
     available = np.asarray(labels).astype(bool).sum(0)

@@ -9,8 +9,8 @@ the same annotation files. It reads (under ``nus_root``; the layout of the
 ``NUS_WID_Tags.zip`` downloads)::
 
     Concepts81.txt (or ConceptsList/Concepts81.txt)  81 concept names
-    ImageList/Imagelist.txt        269,648 image paths (e.g.
-                                   C:\\ImageData\\Flickr\\actor\\0001_2124494179.jpg)
+    ImageList/Imagelist.txt        269,648 image paths, e.g.
+                                   C:\\ImageData\\Flickr\\actor\\0001_...jpg
     ImageList/TrainImagelist.txt   161,789 of them: the official train split
     ImageList/TestImagelist.txt    107,859 of them: the official test split
     Groundtruth/AllLabels/Labels_<concept>.txt
