@@ -191,8 +191,9 @@ def plot_groups(runs: Dict[str, List[Optional[Metrics]]],
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     names = [n for n, seeds in runs.items() if any(seeds)]
-    fig, ax = plt.subplots(figsize=(10, 4.2), dpi=110)
+    fig, ax = plt.subplots(figsize=(11, 4.2), dpi=110)
     width = 0.8 / max(len(names), 1)
+    colours = plt.get_cmap('tab20').colors
     for k, name in enumerate(names):
         values = np.array([[m.get(c, np.nan) for c in COLUMNS]
                            for m in runs[name] if m is not None])
@@ -200,7 +201,8 @@ def plot_groups(runs: Dict[str, List[Optional[Metrics]]],
         entry = entries.get(name)
         label = f'{entry.method} ({entry.backbone})' if entry else name
         ax.bar(np.arange(len(COLUMNS)) + (k - (len(names) - 1) / 2) * width,
-               values.mean(0), width, yerr=std, capsize=2, label=label)
+               values.mean(0), width, yerr=std, capsize=2, label=label,
+               color=colours[k % len(colours)])
     ax.set_xticks(np.arange(len(COLUMNS)), HEADERS)
     ax.set_ylabel('mAP (%)')
     ax.set_title(title)
