@@ -497,6 +497,24 @@ def test_smoke_train_db_focal_baseline(workspace, tmp_path):
     assert osp.isfile(osp.join(tmp_path, 'work', 'epoch_1.pth'))
 
 
+@pytest.mark.slow
+def test_smoke_train_dr_baseline(workspace, tmp_path):
+    """The DR config trains through tools/train.py: DRLoss in the stock
+    head with the class-aware sampler, the DR lr warm-up, finite losses."""
+    cfg = smoke_config(
+        osp.join(BASELINES, 'resnet50_dr_voc-lt.py'),
+        str(tmp_path / 'cfg.py'), str(tmp_path / 'work'),
+        model=dict(backbone=dict(stem_channels=16, base_channels=16),
+                   neck=dict(in_channels=512)),
+        sampler=dict(reduce=25))
+    out = _train(workspace, cfg)
+    losses, lrs = _logged(out, 'loss'), _logged(out, 'lr')
+    assert len(losses) >= 2, out[-3000:]
+    assert all(v == v and 0 < v < 20 for v in losses), losses
+    assert lrs[0] == pytest.approx(3e-4 / 3, rel=1e-3)
+    assert re.search(r'lt/mAP: [0-9.]+', out), out[-3000:]
+
+
 def test_smoke_train_convnext_with_db_loss(workspace, tmp_path):
     # ConvNeXt-T depths at a quarter of the width; reduce=200:
     # floor(38 person images x 80 classes / 200) = 15 samples, three
