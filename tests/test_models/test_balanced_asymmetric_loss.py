@@ -205,10 +205,12 @@ def test_options_statistics_and_reductions():
     # buffers: not in checkpoints, follow the module
     weighted = BalancedAsymmetricLoss(class_weight_power=0.5,
                                       class_freq=[1, 4, 9, 16, 25])
-    assert 'class_weight' not in weighted.state_dict()
-    torch.testing.assert_close(
-        weighted.class_weight,
-        torch.tensor([1.0, 0.5, 1 / 3, 0.25, 0.2], dtype=torch.float64))
+    assert 'class_freq' not in weighted.state_dict()
+    expected_w = torch.tensor([1.0, 0.5, 1 / 3, 0.25, 0.2],
+                              dtype=torch.float64)
+    torch.testing.assert_close(weighted.class_weight, expected_w)
+    weighted.half()  # integer counts: the weights are not rounded
+    torch.testing.assert_close(weighted.class_weight, expected_w)
 
 
 def test_half_autocast_and_inputs_unchanged():

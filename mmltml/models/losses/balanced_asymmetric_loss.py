@@ -217,11 +217,13 @@ class BalancedAsymmetricLoss(nn.Module):
         self.reduction = check_reduction(reduction)
         self.use_avg_factor = use_avg_factor
         self.loss_weight = loss_weight
+        # integer counts (a dtype cast of the module cannot round them); the
+        # weights are computed from them in float64 at each call
         self.register_buffer(
-            'class_weight', self._class_weight(class_freq, class_stats),
+            'class_freq', self._checked_freq(class_freq, class_stats),
             persistent=False)
 
-    def _class_weight(self, class_freq, class_stats
+    def _checked_freq(self, class_freq, class_stats
                       ) -> Optional[torch.Tensor]:
         freq, _ = resolve_class_stats(class_freq, None, class_stats)
         if self.class_weight_power is None:
@@ -235,7 +237,15 @@ class BalancedAsymmetricLoss(nn.Module):
                              'needs class statistics: pass class_freq or '
                              'class_stats')
         require_positive_counts(freq, 'BalancedAsymmetricLoss class weights')
-        return bal_class_weight(freq, self.class_weight_power)
+        return freq
+
+    @property
+    def class_weight(self) -> Optional[torch.Tensor]:
+        """:math:`w_c` (float64, shape (C,)), or None without class
+        weighting."""
+        if self.class_freq is None:
+            return None
+        return bal_class_weight(self.class_freq, self.class_weight_power)
 
     def forward(self,
                 cls_score: torch.Tensor,
@@ -262,15 +272,16 @@ class BalancedAsymmetricLoss(nn.Module):
             raise ValueError(f'cls_score and label must both be (B, C), got '
                              f'{tuple(cls_score.shape)} and '
                              f'{tuple(label.shape)}')
-        if (self.class_weight is not None
-                and self.class_weight.numel() != cls_score.size(1)):
+        if (self.class_freq is not None
+                and self.class_freq.numel() != cls_score.size(1)):
             raise ValueError(f'class statistics have '
-                             f'{self.class_weight.numel()} classes, cls_score '
+                             f'{self.class_freq.numel()} classes, cls_score '
                              f'{cls_score.size(1)}')
         dtype = compute_dtype(cls_score)
         with autocast_off(cls_score.device):
-            class_weight = (None if self.class_weight is None else
-                            self.class_weight.to(cls_score.device, dtype))
+            class_weight = self.class_weight
+            if class_weight is not None:
+                class_weight = class_weight.to(cls_score.device, dtype)
             loss = balanced_asymmetric_loss(
                 cls_score.to(dtype), label.to(dtype), weight,
                 class_weight=class_weight, gamma_pos=self.gamma_pos,
