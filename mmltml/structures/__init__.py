@@ -4,10 +4,14 @@ from .class_stats import (GROUP_NAMES, HEAD_THR, TAIL_THR, check_class_stats,
                           group_rules, save_class_stats, split_groups)
 from .frozen_image_encoder import (IMAGE_FEATS, CachesImageFeatures,
                                    FrozenImageEncoder, module_fingerprint)
+from .head_inputs import (CaptionFeatures, CaptionTokens, HeadInputRequest,
+                          RequestsHeadInputs, check_head_inputs)
 
 __all__ = [
     'GROUP_NAMES', 'HEAD_THR', 'TAIL_THR', 'check_class_stats',
     'compute_class_stats', 'format_class_stats', 'group_rules',
     'save_class_stats', 'split_groups', 'IMAGE_FEATS', 'CachesImageFeatures',
-    'FrozenImageEncoder', 'module_fingerprint'
+    'FrozenImageEncoder', 'module_fingerprint', 'CaptionFeatures',
+    'CaptionTokens', 'HeadInputRequest', 'RequestsHeadInputs',
+    'check_head_inputs'
 ]

@@ -17,15 +17,19 @@ tool records
 
 Weights that cannot be had here are replaced, as in
 ``tests/test_tools/test_all_configs.py``: a CLIP named by a pretrained tag
-or by a file that does not exist becomes a tiny random CLIP (a CLIP config
-of the component's own is kept, without weights); ``Pretrained``
-``init_cfg`` entries and ``pretrained`` weights are dropped; a missing
+or by a file that does not exist keeps its architecture with random
+weights (``--tiny-clip``: becomes a tiny random CLIP, faster; a CLIP
+config of the component's own is kept); ``Pretrained`` ``init_cfg``
+entries and ``pretrained`` weights are dropped; a missing
 ``FileTextEmbeds`` file becomes ``RandomTextEmbeds``. Local weight files
-that exist (``checkpoints/tinyclip_synthetic.pth``) are used.
+that exist (``checkpoints/tinyclip_synthetic.pth``) are used. Models
+without trainable parameters (zero-shot CLIP) record no gradients.
 
 The tool uses only the registries and public model methods, so it
 fingerprints any checkout: run it once per checkout, from a folder holding
-the data the configs name by relative path (``data/synthetic``:
+the files the configs name by relative path (``data/coco`` and
+``data/voc``: the list and label files of ``download_ltml.py``, no images
+needed; ``data/synthetic``:
 ``tools/dataset_converters/generate_synthetic.py``; ``checkpoints/``),
 then compare::
 
@@ -64,7 +68,7 @@ TINY_CLIP = dict(
 BATCH_LABELS = [[0], [1, 2], [0, 3], [2]]
 CAPTIONS = ['a cat on a mat', 'two dogs and a red ball', 'a person',
             'a train near a bus stop']
-CNN_IMAGE_SIZE = 64
+CNN_IMAGE_SIZE = 224
 
 
 def discover(repo: str) -> List[str]:
@@ -76,13 +80,13 @@ def discover(repo: str) -> List[str]:
         if '_base_' not in osp.relpath(p, root).split(os.sep))
 
 
-def use_stand_ins(node, clip_args: set) -> None:
+def use_stand_ins(node, clip_args: set, tiny_clip: bool) -> None:
     """Replace weights that cannot be had here, in place (see the module
     docstring). ``clip_args`` are the types whose constructor takes
     ``clip_pretrained``."""
     if isinstance(node, list):
         for item in node:
-            use_stand_ins(item, clip_args)
+            use_stand_ins(item, clip_args, tiny_clip)
         return
     if not isinstance(node, dict):
         return
@@ -90,7 +94,7 @@ def use_stand_ins(node, clip_args: set) -> None:
         weights = node.get('clip_pretrained', 'openai')
         if weights is None or not osp.isfile(str(weights)):
             node['clip_pretrained'] = None
-            if not node.get('clip_model_cfg'):
+            if tiny_clip and not node.get('clip_model_cfg'):
                 node['clip_model_cfg'] = dict(TINY_CLIP)
                 node['clip_model_name'] = None
     init_cfg = node.get('init_cfg')
@@ -109,7 +113,7 @@ def use_stand_ins(node, clip_args: set) -> None:
         node.clear()
         node.update(type='RandomTextEmbeds', dims=TINY_CLIP['embed_dim'])
     for value in node.values():
-        use_stand_ins(value, clip_args)
+        use_stand_ins(value, clip_args, tiny_clip)
 
 
 def clip_taking_types() -> set:
@@ -161,7 +165,7 @@ def batch(model: torch.nn.Module, num_classes: int) -> dict:
     return dict(inputs=inputs, data_samples=samples)
 
 
-def fingerprint_model(cfg) -> dict:
+def fingerprint_model(cfg, tiny_clip: bool) -> dict:
     """Build, initialise and run the model of ``cfg`` (see the module
     docstring)."""
     from mmengine.registry import DefaultScope
@@ -169,7 +173,7 @@ def fingerprint_model(cfg) -> dict:
     model_cfg = cfg.model.copy()
     if cfg.get('data_preprocessor') is not None:
         model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    use_stand_ins(model_cfg, clip_taking_types())
+    use_stand_ins(model_cfg, clip_taking_types(), tiny_clip)
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):
         torch.manual_seed(0)
@@ -186,7 +190,8 @@ def fingerprint_model(cfg) -> dict:
     data = model.data_preprocessor(batch(model, num_classes), True)
     losses = model(**data, mode='loss')
     total, _ = model.parse_losses(losses)
-    total.backward()
+    if total.requires_grad:
+        total.backward()
     grads = {
         name: digest(p.grad)
         for name, p in model.named_parameters() if p.grad is not None
@@ -207,7 +212,8 @@ def fingerprint_model(cfg) -> dict:
         pred=pred)
 
 
-def fingerprint(repo: str, out: str, only: List[str]) -> None:
+def fingerprint(repo: str, out: str, only: List[str],
+                tiny_clip: bool) -> None:
     """Fingerprint every config of ``repo`` into the JSON file ``out``."""
     from mmengine.config import Config
     from mmengine.logging import MMLogger
@@ -225,7 +231,7 @@ def fingerprint(repo: str, out: str, only: List[str]) -> None:
         entry = dict(config=json.loads(json.dumps(cfg.to_dict(),
                                                   default=repr)))
         try:
-            entry.update(fingerprint_model(cfg))
+            entry.update(fingerprint_model(cfg, tiny_clip))
         except Exception as error:  # recorded: a failure is a difference
             entry['error'] = f'{type(error).__name__}: {error}'
         results[rel] = entry
@@ -303,6 +309,8 @@ def main() -> int:
     run.add_argument('out', help='JSON file to write')
     run.add_argument('--only', nargs='*', default=[],
                      help='substrings of the config paths to keep')
+    run.add_argument('--tiny-clip', action='store_true',
+                     help='replace CLIPs without weights by a tiny one')
     cmp = sub.add_parser('compare', help='compare two fingerprint files')
     cmp.add_argument('before')
     cmp.add_argument('after')
@@ -312,7 +320,7 @@ def main() -> int:
     cmp.add_argument('--show-config', action='store_true')
     args = parser.parse_args()
     if args.command == 'fingerprint':
-        fingerprint(args.repo, args.out, args.only)
+        fingerprint(args.repo, args.out, args.only, args.tiny_clip)
         return 0
     return compare(args.before, args.after, args.rename, args.ignore_config,
                    args.show_config)
