@@ -3,7 +3,7 @@
 from typing import Dict, List, Optional
 
 import torch
-import torch.nn as nn
+from mmengine.model import ModuleDict
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -30,10 +30,12 @@ class CLIPPromptClassifier(ImageClassifier, CachesImageFeatures):
 
     At every training step each provider computes its value (a named
     tuple) from this classifier, the batch inputs and the data samples,
-    and ``head.loss`` receives it under its keyword. What the head
-    requests (:class:`~mmltml.structures.head_inputs.RequestsHeadInputs`)
-    is checked against the config at construction. Prediction takes no
-    extra inputs. The backbone stays a backbone and the head stays a head.
+    and ``head.loss`` receives it under its keyword (providers are
+    submodules: ``init_weights`` reaches them, their state is saved). What
+    the head requests
+    (:class:`~mmltml.structures.head_inputs.RequestsHeadInputs`) is checked
+    against the config at construction. Prediction takes no extra inputs.
+    The backbone stays a backbone and the head stays a head.
 
     The default ``data_preprocessor`` is :class:`CachedFeaturePreprocessor`
     (mmpretrain's, plus cached image features ``dict(image_feats=...)``);
@@ -54,7 +56,7 @@ class CLIPPromptClassifier(ImageClassifier, CachesImageFeatures):
             data_preprocessor.setdefault('type', 'CachedFeaturePreprocessor')
         super().__init__(*args, data_preprocessor=data_preprocessor,
                          **kwargs)
-        self.head_inputs = nn.ModuleDict({
+        self.head_inputs = ModuleDict({
             name: MODELS.build(cfg)
             for name, cfg in (head_inputs or {}).items()
         })
