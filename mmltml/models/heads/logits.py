@@ -7,10 +7,11 @@ predicted DataSample. Every ``pred_logits`` of mmltml is written here.
 every logit above about 16.6 (and exactly 0.0 below about -103), while
 CLIP logits ``100 * cos`` lie around 15-35 (and a trained CNN or VSI head
 also passes 16.6): most scores of a class would tie at 1.0, and an AP
-computed on them is wrong. So the fp32 logits are kept too, under
-:data:`PRED_LOGITS`, and :class:`~mmltml.evaluation.GroupMAP`, the
-test-time augmentation and the inferencer rank by them. This is the one
-place that explains it; the others link here.
+computed on them is wrong (measured in ``docs/en/protocol.md``). So the
+fp32 logits are kept too, under :data:`PRED_LOGITS`, and
+:class:`~mmltml.evaluation.GroupMAP`, the test-time augmentation and the
+inferencer rank by them. This is the one place in the code that explains
+it; the others link here.
 
 **How.** One writer, :func:`attach_logits`, reached in two ways:
 
