@@ -34,12 +34,12 @@ needed; ``data/synthetic``:
 then compare::
 
     cd WORKSPACE
-    PYTHONPATH=/path/before python tools/analysis_tools/fingerprint_configs.py \\
-        fingerprint /path/before before.json
-    PYTHONPATH=/path/after python tools/analysis_tools/fingerprint_configs.py \\
-        fingerprint /path/after after.json
-    python tools/analysis_tools/fingerprint_configs.py compare \\
-        before.json after.json --rename 'head\\.text_embeds$=head.text_embeds.embeds'
+    TOOL=/path/after/tools/analysis_tools/fingerprint_configs.py
+    PYTHONPATH=/path/before python $TOOL fingerprint /path/before before.json
+    PYTHONPATH=/path/after python $TOOL fingerprint /path/after after.json
+    python $TOOL compare before.json after.json \\
+        --rename 'head\\.text_embeds$=head.text_embeds.embeds' \\
+        'head\\.text_encoder\\.=head.text_embeds.source.'
 
 ``compare`` prints every difference and exits with status 1 if there is
 one; ``--rename OLD_REGEX=NEW`` maps renamed ``state_dict`` keys (and
@@ -220,7 +220,8 @@ def fingerprint(repo: str, out: str, only: List[str],
 
     import mmltml  # noqa: F401  (registers the components)
     torch.set_num_threads(1)
-    MMLogger.get_instance('fingerprint', log_level='WARNING')
+    if not MMLogger.check_instance_created('fingerprint'):
+        MMLogger.get_instance('fingerprint', log_level='WARNING')
     print(f'mmltml from {osp.dirname(mmltml.__file__)}', flush=True)
     results: Dict[str, dict] = {}
     for rel in discover(repo):
@@ -276,7 +277,8 @@ def compare(before: str, after: str, renames: List[str],
     failed = []
     for rel in sorted(set(old) | set(new)):
         if rel not in old or rel not in new:
-            failed.append(f'{rel}: only in {"after" if rel in new else "before"}')
+            where = 'after' if rel in new else 'before'
+            failed.append(f'{rel}: only in {where}')
             continue
         a, b = dict(old[rel]), dict(new[rel])
         for part in ('state', 'grads'):
