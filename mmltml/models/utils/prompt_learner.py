@@ -45,7 +45,10 @@ class PromptLearner(nn.Module):
 
     The learner keeps only its context (``ctx``, the one parameter) and
     the prompt tokens; it never holds the CLIP model, so the tower it is
-    encoded with (frozen or trainable) is its owner's.
+    encoded with (frozen or trainable) is its owner's. The frozen tokens
+    are looked up without gradients (CoOp's fixed prefix and suffix): a
+    trainable tower's transformer learns through the prompts, its token
+    embedding does not.
 
     Args:
         clip: an open_clip ``CLIP`` (only its ``token_embedding`` is read).
