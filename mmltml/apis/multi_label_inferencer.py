@@ -10,8 +10,7 @@ from mmengine.config import Config
 from mmpretrain.apis import ImageClassificationInferencer
 from mmpretrain.structures import DataSample
 
-from ..engine.hooks import record_head_logits
-from ..models.heads.logits import PRED_LOGITS
+from ..models.heads.logits import PRED_LOGITS, record_head_logits
 from ..utils.checkpoint_stats import apply_checkpoint_class_stats
 
 
@@ -58,10 +57,10 @@ class MultiLabelInferencer(ImageClassificationInferencer):
     - ``pred_labels``, ``pred_classes``, ``pred_label_scores``,
       ``pred_label_logits``: the positive classes, highest logit first.
 
-    The logits are what tell classes apart: CLIP logits (``100 * cos``,
-    about 15-35) all have an fp32 sigmoid of exactly 1.0. mmltml's heads
-    store them (``pred_logits``); for other heads the inferencer records
-    them with :func:`~mmltml.engine.hooks.record_head_logits`.
+    The logits are what tell classes apart (saturated sigmoids tie:
+    :mod:`mmltml.models.heads.logits`). mmltml's heads store them
+    (``pred_logits``); for other heads the inferencer records them with
+    :func:`~mmltml.models.heads.logits.record_head_logits`.
 
     Args:
         model: a config file / object (or a model name known to mmpretrain),

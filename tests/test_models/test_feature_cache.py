@@ -58,6 +58,7 @@ def model():
         type='CLIPPromptClassifier',
         data_preprocessor=dict(num_classes=20, mean=CLIP_MEAN, std=CLIP_STD,
                                to_rgb=True, to_onehot=True),
+        head_inputs=dict(captions=dict(type='CaptionFeaturesInput')),
         backbone=dict(type='CLIPPromptBackbone', classnames='voc-lt',
                       clip_model_cfg=TINY_CLIP,
                       clip_pretrained=TINY_CLIP_WEIGHTS,

@@ -106,14 +106,10 @@ class GroupMAP(BaseMetric):
     deterministic. Without ties both agree.
 
     Images are ranked by the raw logits ``pred_logits`` when the data
-    samples carry them (mmltml's heads store them; ``HeadLogitsHook``, a
-    default hook of the mmltml runtime, records them for stock mmpretrain
-    heads), else by ``pred_score``. The logits matter: AP is invariant to
-    any strictly increasing map of the scores in exact arithmetic, but the
-    fp32 sigmoid ``pred_score`` is exactly 1.0 for every logit above about
-    16.6, and CLIP logits (``100 * cos``) lie around 15-35, so sigmoid
-    scores tie where the logits do not and give a lower, wrong AP. When
-    only ``pred_score`` is available and a class has positives and
+    samples carry them, else by ``pred_score``: saturated fp32 sigmoids
+    tie where the logits do not (:mod:`mmltml.models.heads.logits` says
+    why, and how every head stores ``pred_logits``). When only
+    ``pred_score`` is available and a class has positives and
     negatives tied at exactly 1.0 or 0.0 (saturated sigmoids; a matrix of
     hard 0/1 predictions is accepted), evaluation stops with an error that
     names the fix instead of reporting a wrong number. Softmax-over-classes
@@ -432,10 +428,10 @@ def _check_not_saturated(pred: torch.Tensor, target: torch.Tensor) -> None:
         raise ValueError(
             f'GroupMAP: {len(bad)} class(es) have positive and negative '
             f'images tied at a pred_score of exactly 1.0 or 0.0, e.g. '
-            f'(class, score) {bad[:5]}: saturated fp32 sigmoids (exactly '
-            '1.0 for every logit above ~16.6, e.g. CLIP logits 100 * cos), '
-            'which would give a wrong AP. Rank by the logits: use a head '
-            "that stores 'pred_logits' (mmltml's heads do) or add "
+            f'(class, score) {bad[:5]}: saturated fp32 sigmoids, which '
+            'would give a wrong AP (see mmltml.models.heads.logits). Rank '
+            "by the logits: use a head that stores 'pred_logits' (mmltml's "
+            'heads do) or add '
             "default_hooks=dict(head_logits=dict(type='HeadLogitsHook')) "
             'to the config (mmltml\'s configs/_base_/default_runtime.py '
             'has it) for stock mmpretrain heads.')

@@ -15,7 +15,6 @@ from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
-from ..utils.prompt_learner import PromptLearner
 
 FROZEN_DTYPES = {
     None: None,
@@ -65,9 +64,11 @@ class CLIPPromptBackbone(BaseModule):
         clip_pretrained: pretrained tag (``'openai'``, LAION tags) or local
             weights file.
         clip_model_cfg: open_clip ``CLIP`` config dict instead of a name.
-        prompt_learner: :class:`PromptLearner` arguments (``n_ctx``,
-            ``ctx_init``, ``class_specific``, ``init_std``); ``None`` for
-            fixed templates.
+        prompt_learner: config of the prompt learner, built with this
+            backbone's CLIP, tokenizer and class names (``type`` defaults
+            to :class:`~mmltml.models.utils.PromptLearner`, whose arguments
+            are ``n_ctx``, ``ctx_init``, ``class_specific``,
+            ``init_std``); ``None`` for fixed templates.
         templates: zero-shot templates with ``{}`` for the class name.
         truncate_text: run the text tower only up to the last end-of-text.
         save_frozen: also save the frozen CLIP weights in checkpoints;
@@ -107,9 +108,10 @@ class CLIPPromptBackbone(BaseModule):
         self.truncate_text = truncate_text
         self.prompt_learner = None
         if prompt_learner is not None:
-            self.prompt_learner = PromptLearner(self.clip, self.tokenizer,
-                                                self.classnames,
-                                                **prompt_learner)
+            self.prompt_learner = MODELS.build(
+                dict(dict(type='PromptLearner'), **prompt_learner),
+                default_args=dict(clip=self.clip, tokenizer=self.tokenizer,
+                                  classnames=self.classnames))
         else:
             self.register_buffer(
                 'template_text_feats',
@@ -215,10 +217,8 @@ class CLIPPromptBackbone(BaseModule):
         if memoise and self._text_memo is not None and \
                 self._text_memo.valid_for(self):
             return self._text_memo.feats, self._text_memo.prompts
-        prompts = self.prompt_learner(self.clip.token_embedding)
-        feats = encode_text_embeddings(self.clip, prompts,
-                                       self.prompt_learner.eot,
-                                       self.truncate_text).float()
+        feats, prompts = self.prompt_learner.encode(self.clip,
+                                                    self.truncate_text)
         self._text_memo = _TextMemo.of(self, feats, prompts) \
             if memoise else None
         return feats, prompts
