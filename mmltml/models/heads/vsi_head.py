@@ -8,12 +8,13 @@ from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 from ..utils.vsi_block import VSIBlock
 from .logits import attach_logits
 
 
 @MODELS.register_module()
-class VSIHead(MultiLabelClsHead):
+class VSIHead(MultiLabelClsHead, ClassDependent):
     r"""Visual-semantic interaction head of CPRFL.
 
     Category-Prompt Refined Feature Learning (CPRFL, Yan et al., ACM MM 2024,
@@ -277,6 +278,11 @@ class VSIHead(MultiLabelClsHead):
         the fp32 scores of Eq. 6 as ``pred_logits``."""
         data_samples = super()._get_predictions(cls_score, data_samples)
         return attach_logits(data_samples, cls_score)
+
+    def class_fields(self) -> List[ClassField]:
+        """``num_classes`` (its text embeddings are checked against it
+        when built)."""
+        return [ClassField('num_classes', self.num_classes)]
 
 
 def _loaded_from_checkpoint(module: VSIHead, state_dict: dict, prefix: str,
