@@ -22,7 +22,8 @@ def clip_preprocessing(clip) -> Tuple[Tuple[int, int], List[float],
     from open_clip.model import get_model_preprocess_cfg
     from open_clip.transform import PreprocessCfg
     cfg = PreprocessCfg(**get_model_preprocess_cfg(clip))
-    size = cfg.size if isinstance(cfg.size, (tuple, list)) else (cfg.size, ) * 2
+    size = cfg.size if isinstance(cfg.size, (tuple, list)) \
+        else (cfg.size, cfg.size)
     return (tuple(int(s) for s in size), [255 * m for m in cfg.mean],
             [255 * s for s in cfg.std])
 
