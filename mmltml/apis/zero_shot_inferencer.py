@@ -124,11 +124,12 @@ class ZeroShotInferencer(MultiLabelInferencer):
     Examples:
         >>> from mmltml.apis import ZeroShotInferencer
         >>> infer = ZeroShotInferencer(
-        ...     ['red circle', 'blue star', 'green square'],
+        ...     ['blue circle', 'pink square', 'red star', 'green triangle'],
         ...     clip_model_cfg='tinyclip-synthetic',
-        ...     clip_pretrained='checkpoints/tinyclip_synthetic.pth', topk=2)
+        ...     clip_pretrained='checkpoints/tinyclip_synthetic.pth',
+        ...     templates=['there is a {}.'], topk=2)
         >>> infer('data/synthetic/test/000000.png')[0]['pred_classes']
-        ['blue star', 'red circle']
+        ['blue circle', 'pink square']
     """
 
     def __init__(self,

@@ -11,7 +11,8 @@ Needs the demo extra: ``pip install "mmltml[demo]"`` (Gradio).
 
 Examples::
 
-    python tools/misc/gradio_demo.py configs/synthetic/lmpt_tinyclip_synthetic.py \
+    python tools/misc/gradio_demo.py \
+        configs/synthetic/lmpt_tinyclip_synthetic.py \
         work_dirs/lmpt/epoch_20.pth
     python tools/misc/gradio_demo.py --classes "red circle,blue star" \
         --clip-model-cfg tinyclip-synthetic \
