@@ -139,6 +139,29 @@ def test_ema_weights(tmp_path):
         assert torch.equal(loaded['state_dict']['w'], expected)
 
 
+def test_class_stats_added_from_a_file(tmp_path):
+    """``--class-stats``: statistics for a checkpoint that has none (e.g.
+    from mmpretrain's own tools), counted from the labels here."""
+    from mmltml.structures import compute_class_stats, save_class_stats
+    labels = [[0], [0, 1], [0], [2]]
+    stats_file = str(tmp_path / 'stats.json')
+    save_class_stats(compute_class_stats(labels, 3, ['a', 'b', 'c']),
+                     stats_file)
+    path = str(tmp_path / 'stock.pth')
+    torch.save(dict(meta=dict(epoch=1), state_dict=dict(w=torch.ones(1))),
+               path)
+    out_dir = tmp_path / 'out'
+    out_dir.mkdir()
+    _tool_module().main([path, str(out_dir / 'm.pth'), '--class-stats',
+                         stats_file])
+    stored = torch.load(_published_file(str(out_dir)),
+                        weights_only=True)['meta']['class_stats']
+    assert stored['class_freq'] == [3, 1, 1]
+    assert stored['num_images'] == 4 and stored['classes'] == ['a', 'b',
+                                                               'c']
+    assert stored['source'] == stats_file
+
+
 def test_unpublishable_meta_is_named(tmp_path):
     path = str(tmp_path / 'odd.pth')
     torch.save(dict(meta=dict(hook_state=dict(when=HistoryBuffer([1.], [1])),
