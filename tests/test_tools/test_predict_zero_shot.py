@@ -38,8 +38,8 @@ def _check(stdout, images, expected):
 
 
 def test_predict_zero_shot_matches_the_api(tmp_path, capsys):
-    """The names file through the real entry point, --classes in-process
-    (the same parser and code path)."""
+    """The names file through the real entry point, --classes and a CLIP
+    config file in-process (the same parser and code path)."""
     rng = np.random.default_rng(0)
     images = []
     for i, size in enumerate([(64, 64), (90, 50)]):
@@ -60,6 +60,11 @@ def test_predict_zero_shot_matches_the_api(tmp_path, capsys):
     proc = run_tool([PREDICT, '--classes-file', str(names_file)] + images
                     + common, str(tmp_path))
     _check(proc.stdout, images, expected)
+    # an open_clip model config as a JSON file, the tiny CLIP's
+    from mmltml.models.utils.tiny_clip import TINY_CLIP_CFG
+    cfg_file = tmp_path / 'tiny_clip.json'
+    cfg_file.write_text(json.dumps(TINY_CLIP_CFG))
+    common[1] = str(cfg_file)
     argv = ['--classes', ' , '.join(NAMES)] + images + common
     predict = _predict_module()
     assert predict.zero_shot_requested(argv)
