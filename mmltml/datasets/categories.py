@@ -145,3 +145,32 @@ def get_class_names(spec: ClassSpec) -> List[str]:
         return names
     raise TypeError('class names must be a list/tuple of names, a preset '
                     f'name or a label file path, got {type(spec).__name__}')
+
+
+def read_class_names_file(path: str) -> List[str]:
+    """Read class names from a file of one name per line, or from a label
+    file (every line ``<class name> <index>``, see
+    :func:`read_label_file`), for zero-shot prediction.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: On an empty file or a duplicate name, naming the file
+            and the lines.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'class names file not found: {path}')
+    with open(path, encoding=ENCODING) as f:
+        lines = [(n, line.strip()) for n, line in enumerate(f, 1)
+                 if line.strip()]
+    if not lines:
+        raise ValueError(f'{path}: no class names')
+    if all(len(line.rsplit(None, 1)) == 2
+           and line.rsplit(None, 1)[1].isdigit() for _, line in lines):
+        return read_label_file(path)
+    first = {}
+    for lineno, name in lines:
+        if name in first:
+            raise ValueError(f'{path}, line {lineno}: duplicate class name '
+                             f'{name!r} (first on line {first[name]})')
+        first[name] = lineno
+    return [name for _, name in lines]
