@@ -7,6 +7,14 @@ CLIP logits (``100 * cos``, about 15-35) all have an fp32 sigmoid of 1.0, so
 the logits are what tells them apart. ``--json`` prints
 ``[name, sigmoid score, logit]`` triples.
 
+Images are predicted one by one: an image that cannot be predicted
+(missing, undecodable, too small for the model, too large for the memory)
+is reported on stderr with its name and size, the others are still
+predicted, and the exit status is 1. A checkpoint that does not fit the
+config is refused, naming the keys and shapes. Configs whose test pipeline
+has no ``Resize`` (datasets whose images all have one size) get one to the
+model's input size, if it has one (CLIP image towers); a note says so.
+
 Example::
 
     python tools/misc/predict.py configs/lmpt/lmpt_vitb16_coco-lt.py \
@@ -20,7 +28,6 @@ from typing import Optional
 
 import mmltml  # noqa: F401  (compat fixes, registration)
 from mmltml.apis import MultiLabelInferencer
-from mmltml.datasets.image_check import iter_image_problems
 
 
 def parse_args() -> argparse.Namespace:
@@ -38,17 +45,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def check_images(paths) -> int:
-    """Print each unreadable image (missing, empty, undecodable, truncated)
-    to stderr, naming it; return how many there are."""
-    bad = [(idx, path, problem) for idx, (path, problem) in enumerate(
-        iter_image_problems(paths), 1) if problem]
-    for idx, path, problem in bad:
-        print(f'error: image {path} (argument {idx} of the images) '
-              f'{problem}', file=sys.stderr)
-    return len(bad)
-
-
 def _format(name: str, score: float, logit: Optional[float]) -> str:
     """``name (logit 23.412, sigmoid 1.000000)``."""
     if logit is None:
@@ -58,15 +54,21 @@ def _format(name: str, score: float, logit: Optional[float]) -> str:
 
 def main() -> None:
     args = parse_args()
-    if check_images(args.images):
-        sys.exit(1)
     pretrained = False if args.checkpoint == 'none' else args.checkpoint
-    inferencer = MultiLabelInferencer(args.config, pretrained=pretrained,
-                                      device=args.device, thr=args.thr,
-                                      topk=args.topk)
-    with contextlib.redirect_stdout(sys.stderr):  # the progress bar
-        results = inferencer(args.images)
-    for image, result in zip(args.images, results):
+    with contextlib.redirect_stdout(sys.stderr):  # mmengine's loading log
+        inferencer = MultiLabelInferencer(
+            args.config, pretrained=pretrained, device=args.device,
+            thr=args.thr, topk=args.topk)
+    if inferencer.resize_note:
+        print(f'note: {inferencer.resize_note}', file=sys.stderr)
+    failed = 0
+    for idx, (image, result, error) in enumerate(
+            inferencer.predict_each(args.images), 1):
+        if error is not None:
+            failed += 1
+            print(f'error: image {image} (argument {idx} of the images) '
+                  f'{error}', file=sys.stderr)
+            continue
         names = result.get('pred_classes', result['pred_labels'])
         logits = result.get('pred_label_logits', [None] * len(names))
         triples = list(zip(names, result['pred_label_scores'], logits))
@@ -75,6 +77,9 @@ def main() -> None:
         else:
             shown = ', '.join(_format(*t) for t in triples)
             print(f'{image}: {shown or "(no class above threshold)"}')
+    if failed:
+        sys.exit(f'error: {failed} of {len(args.images)} images could not '
+                 'be predicted (see above); the others were')
 
 
 if __name__ == '__main__':
