@@ -296,7 +296,7 @@ class CachedFeatureDataset:
             print_log(
                 f'CachedFeatureDataset: the feature cache {path} was not '
                 f'written ({type(error).__name__}: {error}; '
-                f'{_free_mb(self.cache_dir)} free, {needed / 2**20:.1f} MB '
+                f'{_free_space(self.cache_dir)} free, {_size(needed)} '
                 'needed). This run goes on with the features in memory; '
                 'free space there or choose another cache_dir to keep '
                 'them for the next run.',
@@ -420,9 +420,15 @@ def _check_finite(feats: torch.Tensor, batch: dict, what: str) -> None:
         'image is affected, else these images.')
 
 
-def _free_mb(folder: str) -> str:
+def _size(num_bytes: int) -> str:
+    if num_bytes < 2**20:
+        return f'{num_bytes / 2**10:.0f} KB'
+    return f'{num_bytes / 2**20:.1f} MB'
+
+
+def _free_space(folder: str) -> str:
     try:
-        return f'{shutil.disk_usage(folder).free / 2**20:.1f} MB'
+        return _size(shutil.disk_usage(folder).free)
     except OSError:
         return 'unknown space'
 
