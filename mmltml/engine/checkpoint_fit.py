@@ -23,9 +23,10 @@ trained weights and buffers) and refuses, before anything is loaded:
 - a tensor whose shape differs from the model's;
 - a NaN or infinite value;
 - a checkpoint trained on top of another frozen CLIP (``clip_model_name``,
-  ``clip_model_cfg`` or ``clip_pretrained`` tag of the config stored in
-  the checkpoint's ``meta['cfg']``): its prompts may have the right shape
-  and still mean nothing for this config's CLIP.
+  ``clip_model_cfg`` or ``clip_pretrained`` of the config stored in the
+  checkpoint's ``meta['cfg']``; weights files compared by name): its
+  prompts may have the right shape and still mean nothing for this
+  config's CLIP.
 
 The error names each key, both shapes and the likely cause (class count,
 CLIP model).
@@ -201,7 +202,9 @@ def model_cfg_differences(checkpoint: dict, cfg: Any
     """``(config key, checkpoint's value, this config's value)`` of the
     model-config leaves that differ between the config stored in the
     checkpoint and ``cfg`` (keys present in both). Files are compared by
-    name (the same file may live elsewhere on another machine)."""
+    name (the same file may live elsewhere on another machine); a weights
+    tag (``'openai'``) and a local weights file are taken as the same (an
+    offline machine may hold a copy of the tagged weights)."""
     stored = stored_model_cfg(checkpoint)
     if stored is None or cfg is None or cfg.get('model') is None:
         return []
@@ -212,6 +215,8 @@ def model_cfg_differences(checkpoint: dict, cfg: Any
         a, b = theirs[key], ours[key]
         if _is_file(a) and _is_file(b):
             same = osp.basename(a) == osp.basename(b)
+        elif key.endswith('clip_pretrained') and (_is_file(a) or _is_file(b)):
+            same = True  # a tag and a local file: maybe the same weights
         else:
             same = a == b
         if not same:
