@@ -210,7 +210,7 @@ class MultiLabelInferencer(ImageClassificationInferencer):
         return super()._init_pipeline(cfg)
 
     def predict_each(self, images: Sequence[str]
-                     ) -> Iterator['ImagePrediction']:
+                     ) -> Iterator[ImagePrediction]:
         """Predict image files one by one, in order.
 
         An image that cannot be predicted yields an

@@ -14,7 +14,9 @@ loads: ``tools/test.py``, ``load_from``, ``--resume``) and by
 :func:`load_checked_checkpoint` (:class:`~mmltml.apis.MultiLabelInferencer`,
 ``tools/misc/predict.py``). It compares the checkpoint's ``state_dict``
 with what a checkpoint of the model holds (``model.state_dict()``, its
-trained weights and buffers) and refuses, before anything is loaded:
+trained weights and buffers), after the model's own load pre-hooks (which
+may rename the keys of older checkpoints), and refuses, before anything is
+loaded:
 
 - a missing key (``num_batches_tracked`` excepted, as in mmengine); frozen
   CLIP towers that checkpoints leave out (they are rebuilt when the model
@@ -81,27 +83,45 @@ def checkpoint_state_dict(checkpoint: dict) -> Dict[str, Any]:
             for key, value in state.items()}
 
 
+def as_received(model: torch.nn.Module,
+                state_dict: Dict[str, Any]) -> Dict[str, Any]:
+    """The entries the modules of ``model`` receive when ``state_dict`` is
+    loaded: a copy passed through every module's load pre-hooks, in the
+    order of a load (a module before its children). Such hooks rename the
+    keys of older checkpoints and fill in frozen weights that checkpoints
+    leave out (:mod:`mmltml.models.utils.frozen_state`); they run again
+    when the checkpoint is loaded, so they must not mind running twice.
+    """
+    state = dict(state_dict)
+    for name, module in model.named_modules():
+        prefix = f'{name}.' if name else ''
+        # torch keeps them here and calls them so in _load_from_state_dict
+        for hook in module._load_state_dict_pre_hooks.values():
+            hook(state, prefix, {}, True, [], [], [])
+    return state
+
+
 def compare_state_dict(model: torch.nn.Module,
                        state_dict: Dict[str, Any]) -> CheckpointFit:
     """Compare a checkpoint's ``state_dict`` with ``model`` (see the
     module docstring for what counts)."""
     model = unwrapped(model)
+    received = as_received(model, state_dict)
     saved = model.state_dict()
     loadable = {**dict(model.named_parameters(remove_duplicate=False)),
                 **dict(model.named_buffers(remove_duplicate=False)),
                 **saved}
-    missing = [key for key in saved if key not in state_dict
+    missing = [key for key in saved if key not in received
                and not key.endswith('num_batches_tracked')]
-    unexpected = [key for key in state_dict if key not in loadable]
-    mismatched, non_finite = [], []
-    for key, value in state_dict.items():
-        if not isinstance(value, torch.Tensor):
-            continue
-        if key in loadable and value.shape != loadable[key].shape:
-            mismatched.append((key, tuple(value.shape),
-                               tuple(loadable[key].shape)))
-        if value.is_floating_point() and not torch.isfinite(value).all():
-            non_finite.append(key)
+    unexpected = [key for key in received if key not in loadable]
+    mismatched = [(key, tuple(value.shape), tuple(loadable[key].shape))
+                  for key, value in received.items()
+                  if isinstance(value, torch.Tensor) and key in loadable
+                  and value.shape != loadable[key].shape]
+    non_finite = [key for key, value in state_dict.items()
+                  if isinstance(value, torch.Tensor)
+                  and value.is_floating_point()
+                  and not torch.isfinite(value).all()]
     return CheckpointFit(missing, unexpected, mismatched, non_finite)
 
 

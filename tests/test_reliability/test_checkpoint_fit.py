@@ -254,3 +254,25 @@ def test_what_counts_as_a_misfit(trained, in_root):
     with pytest.raises(CheckpointMismatchError,
                        match=f'NaN or inf values \\(1\\): {CTX}'):
         check_checkpoint_fits(model, {'state_dict': {CTX: nan}}, 'a.pth')
+
+
+def test_keys_renamed_by_the_model_on_loading_fit(trained, in_root):
+    """A module's load pre-hook that renames the key of older checkpoints
+    (as heads do when their layout changes) is applied before the check,
+    as by the load itself."""
+    ckpt, _ = trained
+    model = MODELS.build(Config.fromfile(LMPT).model)
+    ctx = torch.load(ckpt, weights_only=False)['state_dict'][CTX]
+    old = 'backbone.prompt_learner.context'
+
+    def rename(module, state_dict, prefix, *args):
+        if f'{prefix}context' in state_dict:
+            state_dict[f'{prefix}ctx'] = state_dict.pop(f'{prefix}context')
+
+    with pytest.raises(CheckpointMismatchError, match=f'not in the model '
+                       f'\\(1\\): {old}'):
+        check_checkpoint_fits(model, {old: ctx}, 'old.pth')
+    model.backbone.prompt_learner.register_load_state_dict_pre_hook(rename)
+    check_checkpoint_fits(model, {old: ctx}, 'old.pth')
+    model.load_state_dict({old: ctx}, strict=False)
+    assert torch.equal(model.state_dict()[CTX], ctx)
