@@ -79,7 +79,7 @@ def main() -> None:
             print(f'{image}: {shown or "(no class above threshold)"}')
     if failed:
         sys.exit(f'error: {failed} of {len(args.images)} images could not '
-                 'be predicted (see above); the others were')
+                 'be predicted (see above); the others were predicted')
 
 
 if __name__ == '__main__':
