@@ -7,6 +7,14 @@ CLIP logits (``100 * cos``, about 15-35) all have an fp32 sigmoid of 1.0, so
 the logits are what tells them apart. ``--json`` prints
 ``[name, sigmoid score, logit]`` triples.
 
+Images are predicted one by one: an image that cannot be predicted
+(missing, undecodable, too small for the model, too large for the memory)
+is reported on stderr with its name and size, the others are still
+predicted, and the exit status is 1. A checkpoint that does not fit the
+config is refused, naming the keys and shapes. Configs whose test pipeline
+has no ``Resize`` (datasets whose images all have one size) get one to the
+model's input size, if it has one (CLIP image towers); a note says so.
+
 Example::
 
     python tools/misc/predict.py configs/lmpt/lmpt_vitb16_coco-lt.py \
@@ -34,7 +42,6 @@ import mmltml  # noqa: F401  (compat fixes, registration)
 from mmltml.apis import MultiLabelInferencer, ZeroShotInferencer
 from mmltml.apis.zero_shot_inferencer import DEFAULT_TEMPLATES
 from mmltml.datasets.categories import read_class_names_file
-from mmltml.datasets.image_check import iter_image_problems
 
 
 def parse_args() -> argparse.Namespace:
@@ -50,17 +57,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--device', default=None, help='e.g. cuda:0')
     parser.add_argument('--json', action='store_true', help='print JSON')
     return parser.parse_args()
-
-
-def check_images(paths) -> int:
-    """Print each unreadable image (missing, empty, undecodable, truncated)
-    to stderr, naming it; return how many there are."""
-    bad = [(idx, path, problem) for idx, (path, problem) in enumerate(
-        iter_image_problems(paths), 1) if problem]
-    for idx, path, problem in bad:
-        print(f'error: image {path} (argument {idx} of the images) '
-              f'{problem}', file=sys.stderr)
-    return len(bad)
 
 
 def _format(name: str, score: float, logit: Optional[float]) -> str:
@@ -138,41 +134,46 @@ def _print_result(image: str, result: dict, as_json: bool) -> None:
 def zero_shot_main(argv: Sequence[str]) -> None:
     """Zero-shot predictions for class names (see the module docstring)."""
     args = parse_zero_shot_args(argv)
-    if check_images(args.images):
-        sys.exit(1)
-    inferencer = ZeroShotInferencer(
-        _class_names(args), clip_model_name=args.clip_model,
-        clip_pretrained=args.clip_pretrained,
-        clip_model_cfg=_clip_model_cfg(args.clip_model_cfg),
-        templates=args.templates or DEFAULT_TEMPLATES, device=args.device,
-        thr=args.thr, topk=args.topk)
-    with contextlib.redirect_stdout(sys.stderr):  # the progress bar
-        results = inferencer(args.images)
-    for image, result in zip(args.images, results):
-        _print_result(image, result, args.json)
+    with contextlib.redirect_stdout(sys.stderr):  # the loading log
+        inferencer = ZeroShotInferencer(
+            _class_names(args), clip_model_name=args.clip_model,
+            clip_pretrained=args.clip_pretrained,
+            clip_model_cfg=_clip_model_cfg(args.clip_model_cfg),
+            templates=args.templates or DEFAULT_TEMPLATES,
+            device=args.device, thr=args.thr, topk=args.topk)
+    predict_and_print(inferencer, args.images, args.json)
+
+
+def predict_and_print(inferencer: MultiLabelInferencer,
+                      images: Sequence[str], as_json: bool) -> None:
+    """Predict ``images`` one by one and print each result; an image that
+    fails is named on stderr, and the exit status is 1 if any did."""
+    if inferencer.resize_note:
+        print(f'note: {inferencer.resize_note}', file=sys.stderr)
+    failed = 0
+    for idx, (image, result, error) in enumerate(
+            inferencer.predict_each(images), 1):
+        if error is not None:
+            failed += 1
+            print(f'error: image {image} (argument {idx} of the images) '
+                  f'{error}', file=sys.stderr)
+            continue
+        _print_result(image, result, as_json)
+    if failed:
+        sys.exit(f'error: {failed} of {len(images)} images could not '
+                 'be predicted (see above); the others were predicted')
 
 
 def main() -> None:
     if zero_shot_requested(sys.argv[1:]):
         return zero_shot_main(sys.argv[1:])
     args = parse_args()
-    if check_images(args.images):
-        sys.exit(1)
     pretrained = False if args.checkpoint == 'none' else args.checkpoint
-    inferencer = MultiLabelInferencer(args.config, pretrained=pretrained,
-                                      device=args.device, thr=args.thr,
-                                      topk=args.topk)
-    with contextlib.redirect_stdout(sys.stderr):  # the progress bar
-        results = inferencer(args.images)
-    for image, result in zip(args.images, results):
-        names = result.get('pred_classes', result['pred_labels'])
-        logits = result.get('pred_label_logits', [None] * len(names))
-        triples = list(zip(names, result['pred_label_scores'], logits))
-        if args.json:
-            print(json.dumps(dict(image=image, predictions=triples)))
-        else:
-            shown = ', '.join(_format(*t) for t in triples)
-            print(f'{image}: {shown or "(no class above threshold)"}')
+    with contextlib.redirect_stdout(sys.stderr):  # mmengine's loading log
+        inferencer = MultiLabelInferencer(
+            args.config, pretrained=pretrained, device=args.device,
+            thr=args.thr, topk=args.topk)
+    predict_and_print(inferencer, args.images, args.json)
 
 
 if __name__ == '__main__':
