@@ -154,11 +154,7 @@ def read_class_names_file(path: str) -> List[str]:
         ValueError: On an empty file or a duplicate name, naming the file
             and the lines.
     """
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'class names file not found: {path}')
-    with open(path, encoding=ENCODING) as f:
-        lines = [(n, line.strip()) for n, line in enumerate(f, 1)
-                 if line.strip()]
+    lines = list(iter_text_lines(path, 'class names'))
     if not lines:
         raise ValueError(f'{path}: no class names')
     if all(len(line.rsplit(None, 1)) == 2
