@@ -251,7 +251,8 @@ def _model_class_count(model: torch.nn.Module) -> Optional[Tuple[int, str]]:
     """The class count the model's modules declare (the most common one)
     and where it comes from."""
     from .hooks.class_count_check_hook import ClassCountCheckHook
-    sources = ClassCountCheckHook.model_sources(unwrapped(model))
+    sources = [(where, field.num_classes) for where, field in
+               ClassCountCheckHook.model_fields(unwrapped(model))]
     if not sources:
         return None
     count, _ = Counter(n for _, n in sources).most_common(1)[0]
