@@ -12,6 +12,7 @@ from mmltml.datasets.categories import get_class_names
 from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
+from ..utils.chunked_text import chunked_encode
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
@@ -24,6 +25,13 @@ FROZEN_DTYPES = {
     'fp16': torch.float16,
     'auto': None,
 }
+
+#: ``text_chunk_size=None``: the class prompts go through the chunked text
+#: encoder (:func:`~mmltml.models.utils.chunked_text.chunked_encode`), in
+#: chunks of AUTO_TEXT_CHUNK, when there are more than AUTO_TEXT_CHUNK_ABOVE
+#: classes (see ``docs/benchmarks.md``, "Large label spaces").
+AUTO_TEXT_CHUNK = 128
+AUTO_TEXT_CHUNK_ABOVE = 256
 
 
 def resolve_class_names(classnames: Union[str, Sequence[str]]) -> List[str]:
@@ -44,6 +52,15 @@ class CLIPPromptBackbone(BaseModule):
     ensembling). Text features are the projected end-of-text token (LMPT
     Eq. 2); the text tower runs only up to the longest end-of-text position,
     which is exact under the causal mask.
+
+    With many classes the class prompts are encoded in chunks
+    (``text_chunk_size``): the features are computed without keeping
+    activations and each chunk is run again with autograd in the backward
+    pass (:func:`~mmltml.models.utils.chunked_text.chunked_encode`), so
+    the memory of a training step does not grow with the number of
+    classes beyond the context itself, with the same features and
+    gradients. The prompt embeddings [C, L, W] are then not kept
+    (``prompt_embeds=None``; the token-space CSE loss needs them).
 
     ``forward`` takes a batch of images [B, 3, H, W] or of cached image
     features ``dict(image_feats=[B, E])`` and returns a
@@ -70,6 +87,12 @@ class CLIPPromptBackbone(BaseModule):
             fixed templates.
         templates: zero-shot templates with ``{}`` for the class name.
         truncate_text: run the text tower only up to the last end-of-text.
+        text_chunk_size: encode the class prompts in chunks of this many
+            classes when there are more (exact gradients, memory of one
+            chunk; one more text forward pass per step); ``0`` never,
+            ``None`` (default) in chunks of :data:`AUTO_TEXT_CHUNK` above
+            :data:`AUTO_TEXT_CHUNK_ABOVE` classes. Texts encoded without
+            gradients (templates) use the same chunks.
         save_frozen: also save the frozen CLIP weights in checkpoints;
             ``None`` (default) saves them unless they are rebuilt at
             construction (``clip_pretrained`` given, no ``init_cfg``).
@@ -90,6 +113,7 @@ class CLIPPromptBackbone(BaseModule):
                  prompt_learner: Optional[dict] = dict(n_ctx=16),
                  templates: Sequence[str] = ('a photo of a {}.', ),
                  truncate_text: bool = True,
+                 text_chunk_size: Optional[int] = None,
                  save_frozen: Optional[bool] = None,
                  frozen_dtype: Optional[str] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -100,6 +124,11 @@ class CLIPPromptBackbone(BaseModule):
             raise ValueError(f'frozen_dtype must be one of '
                              f'{sorted(FROZEN_DTYPES, key=str)}, got '
                              f'{frozen_dtype!r}')
+        if text_chunk_size is not None and (
+                not isinstance(text_chunk_size, int) or text_chunk_size < 0):
+            raise ValueError('text_chunk_size must be None (auto), 0 (off) '
+                             f'or a positive int, got {text_chunk_size!r}')
+        self.text_chunk_size = text_chunk_size
         self.classnames = resolve_class_names(classnames)
         self.clip, self.tokenizer = build_clip_and_tokenizer(
             clip_model_name, clip_pretrained, clip_model_cfg)
@@ -181,11 +210,24 @@ class CLIPPromptBackbone(BaseModule):
 
     @torch.no_grad()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Frozen text features [N, E] of plain texts."""
+        """Frozen text features [N, E] of plain texts (in chunks of
+        :meth:`text_chunk` texts)."""
         device = self.clip.logit_scale.device
         tokens = self.tokenizer(list(texts)).to(device)
-        return self.encode_token_embeds(self.clip.token_embedding(tokens),
-                                        tokens).float()
+        chunk = self.text_chunk(len(tokens)) or len(tokens)
+        return torch.cat([
+            self.encode_token_embeds(self.clip.token_embedding(part), part)
+            for part in tokens.split(chunk)
+        ]).float()
+
+    def text_chunk(self, num_texts: int) -> int:
+        """Texts per chunk of the text tower for ``num_texts`` texts; 0 when
+        they are encoded at once (see ``text_chunk_size``)."""
+        chunk = self.text_chunk_size
+        if chunk is None:
+            chunk = AUTO_TEXT_CHUNK if num_texts > AUTO_TEXT_CHUNK_ABOVE \
+                else 0
+        return chunk if 0 < chunk < num_texts else 0
 
     def _template_features(self, templates: Sequence[str]) -> torch.Tensor:
         feats = [
@@ -215,13 +257,38 @@ class CLIPPromptBackbone(BaseModule):
         if memoise and self._text_memo is not None and \
                 self._text_memo.valid_for(self):
             return self._text_memo.feats, self._text_memo.prompts
-        prompts = self.prompt_learner(self.clip.token_embedding)
-        feats = encode_text_embeddings(self.clip, prompts,
-                                       self.prompt_learner.eot,
-                                       self.truncate_text).float()
+        chunk = self.text_chunk(self.prompt_learner.num_classes)
+        if chunk:
+            feats, prompts = self._chunked_prompt_features(chunk), None
+        else:
+            prompts = self.prompt_learner(self.clip.token_embedding)
+            feats = encode_text_embeddings(self.clip, prompts,
+                                           self.prompt_learner.eot,
+                                           self.truncate_text).float()
         self._text_memo = _TextMemo.of(self, feats, prompts) \
             if memoise else None
         return feats, prompts
+
+    def _chunked_prompt_features(self, chunk: int) -> torch.Tensor:
+        """Class text features [C, E] of the learned prompts, encoded
+        ``chunk`` classes at a time (:func:`chunked_encode`): the context
+        rows of a class-specific context, or a shared context, and any
+        CLIP weight a user unfroze get their exact gradients."""
+        learner = self.prompt_learner
+        rows = [learner.tokens, learner.eot]
+        params = [p for p in self.clip.parameters() if p.requires_grad]
+        if learner.class_specific:
+            rows.append(learner.ctx)
+        else:
+            params.append(learner.ctx)
+
+        def encode(tokens: torch.Tensor, eot: torch.Tensor,
+                   ctx: torch.Tensor = learner.ctx) -> torch.Tensor:
+            prompts = learner.assemble(self.clip.token_embedding, tokens, ctx)
+            return encode_text_embeddings(self.clip, prompts, eot,
+                                          self.truncate_text).float()
+
+        return chunked_encode(encode, rows, chunk, params)
 
     def forget_text_features(self) -> None:
         """Drop the memoised eval-mode class text features."""

@@ -185,7 +185,10 @@ class CLIPPromptHead(MultiLabelClsHead):
                                    return_stats=True)
         prompts = feats.prompt_embeds
         if prompts is None:
-            raise ValueError("cse_space='token' needs learnable prompts")
+            raise ValueError(
+                "cse_space='token' needs the prompt embeddings [C, L, W]: "
+                'learnable prompts, not encoded in chunks (set the '
+                "backbone's text_chunk_size=0 for many classes)")
         token_embeds, mask = captions
         shift = self.token_shift
         length = min(prompts.shape[1] - shift, token_embeds.shape[1])

@@ -93,10 +93,18 @@ class PromptLearner(nn.Module):
         ``token_embedding`` at every call, so they always match the CLIP
         weights in use (e.g. after loading a checkpoint).
         """
-        ctx = self.ctx
+        return self.assemble(token_embedding, self.tokens, self.ctx)
+
+    def assemble(self, token_embedding: nn.Embedding, tokens: torch.Tensor,
+                 ctx: torch.Tensor) -> torch.Tensor:
+        """Prompt embeddings [n, L, W] of the classes whose frozen token ids
+        are ``tokens`` [n, L] (rows of :attr:`tokens`) with the context
+        ``ctx``: their rows of a class-specific context [n, M, W], or a
+        shared one [M, W]. :meth:`forward` is all classes; the chunked text
+        encoder builds one chunk of classes at a time."""
         if not self.class_specific:
-            ctx = ctx.unsqueeze(0).expand(self.num_classes, -1, -1)
+            ctx = ctx.unsqueeze(0).expand(tokens.shape[0], -1, -1)
         with torch.no_grad():
-            frozen = token_embedding(self.tokens).to(ctx.dtype)
+            frozen = token_embedding(tokens).to(ctx.dtype)
         return torch.cat(
             [frozen[:, :1], ctx, frozen[:, 1 + self.n_ctx:]], dim=1)
