@@ -47,6 +47,11 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
         np.flatnonzero(np.asarray(labels) > 0))
 
 
+#: Classes with at most this many positives count the images above each
+#: positive's score by comparison instead of sorting the scores.
+COUNT_BY_COMPARISON = 8
+
+
 def average_precision_of_positives(scores: np.ndarray,
                                    positives: np.ndarray) -> float:
     r""":func:`average_precision` from the indices of the positives.
@@ -55,10 +60,9 @@ def average_precision_of_positives(scores: np.ndarray,
     gets the precision of the threshold :math:`s_p`, the number of
     positives over the number of images scored :math:`\ge s_p` (tied
     images included: the end of its tied block), and AP is their mean.
-    That needs no sort of the N scores: with the P positive scores sorted,
-    one binary search per image counts the images above each of them
-    (O(N log P) instead of O(N log N); most classes of a long tail have
-    few positives).
+    The images above each threshold are counted by comparison for a
+    class with few positives (O(N P); most classes of a long tail), else
+    by a binary search in the sorted scores (O(N log N)).
 
     Args:
         scores (np.ndarray): Finite scores of the N images, ``(N,)``.
@@ -71,10 +75,11 @@ def average_precision_of_positives(scores: np.ndarray,
     if num_pos == 0:
         return float('nan')
     thresholds = np.sort(scores[positives])
-    # image i scores >= thresholds[:rank[i]]
-    rank = np.searchsorted(thresholds, scores, side='right')
-    below = np.cumsum(np.bincount(rank, minlength=num_pos + 1))[:num_pos]
-    images_above = scores.size - below
+    if num_pos <= COUNT_BY_COMPARISON:
+        images_above = (scores[None] >= thresholds[:, None]).sum(1)
+    else:
+        images_above = scores.size - np.searchsorted(
+            np.sort(scores), thresholds, side='left')
     positives_above = num_pos - np.searchsorted(thresholds, thresholds,
                                                 side='left')
     return float(np.mean(positives_above / images_above))
@@ -400,12 +405,17 @@ class GroupMAP(BaseMetric):
         lines.append(f'{"total":<8}{"":<18}{len(ap):>8}'
                      f'{int(np.isfinite(ap).sum()):>10}'
                      f'{metrics["mAP"]:>8.2f}')
-        empty = [self._class_names()[i] for i in np.flatnonzero(num_pos == 0)]
+        names = self._class_names()
+        empty = [names[i] for i in np.flatnonzero(num_pos == 0)]
         if empty:
             policy = ('excluded from the means'
                       if self.empty_class == 'exclude' else 'counted as AP 0')
+            shown = empty[:MAX_LOGGED_CLASSES]
+            more = (f' and {len(empty) - len(shown)} more (all in the '
+                    'per-class dump, dump_dir)' if len(empty) > len(shown)
+                    else '')
             lines.append(f'{len(empty)} classes without positives in the '
-                         f'evaluation set, {policy}: {empty}')
+                         f'evaluation set, {policy}: {shown}{more}')
         print_log('Group mAP (%):\n' + '\n'.join(lines), logger='current')
 
     def _class_names(self) -> List[str]:
@@ -456,9 +466,14 @@ class GroupMAP(BaseMetric):
             f'GroupMAP: per-class AP written to {path}', logger='current')
 
 
+#: Classes without positives named in the log (large label spaces have
+#: thousands).
+MAX_LOGGED_CLASSES = 50
+
 #: Score values per block of classes in :meth:`GroupMAP.compute_metrics`
-#: (float64: 128 MiB).
+#: (float64: 128 MiB), gathered from the images' rows IMAGE_TILE at a time.
 BLOCK_ELEMENTS = 2**24
+IMAGE_TILE = 256
 
 
 class _ScoreColumns:
@@ -509,8 +524,13 @@ class _ScoreColumns:
         size = max(1, BLOCK_ELEMENTS // max(self.num_images, 1))
         for start in range(0, self.num_classes, size):
             classes = slice(start, min(start + size, self.num_classes))
-            block = np.stack([row[classes] for row in self.rows], axis=1)
-            yield (classes, block.astype(np.float64),
+            block = np.empty((classes.stop - start, self.num_images))
+            # transposed tile by tile (cache-friendly)
+            for first in range(0, self.num_images, IMAGE_TILE):
+                tile = np.stack([row[classes] for row in
+                                 self.rows[first:first + IMAGE_TILE]])
+                block[:, first:first + len(tile)] = tile.T
+            yield (classes, block,
                    [self.positives(c)
                     for c in range(classes.start, classes.stop)])
 
