@@ -54,7 +54,7 @@ def class_specific_mib(model, optim_wrapper) -> float:
 
 
 def measure_point(num_classes: int,
-                  chunk: int,
+                  chunk: Optional[int],
                   config: str = DEFAULT_CONFIG,
                   steps: int = 2,
                   batch_size: int = 32,
@@ -62,7 +62,8 @@ def measure_point(num_classes: int,
                   seed: int = 0) -> dict:
     """One point: ``steps`` training steps of ``config`` (random weights)
     with ``num_classes`` classes; ``chunk`` is the backbone's
-    ``text_chunk_size`` (0: plain autograd over all prompts). The times
+    ``text_chunk_size`` (0: plain autograd over all prompts; None: the
+    automatic size). The times
     of the steps after the first are reported (of the only step when
     ``steps=1``); the first allocates the optimizer's state."""
     if threads:
@@ -95,7 +96,7 @@ def measure_point(num_classes: int,
     learner = model.backbone.prompt_learner
     return dict(
         num_classes=num_classes, chunk=chunk,
-        used_chunk=model.backbone.text_chunk(num_classes),
+        used_chunk=model.backbone.class_text_chunk(),
         text_tokens=int(learner.eot.max()) + 1,
         steps=len(stage_ms), timed_steps=len(timed),
         step_s=float(np.median([s['total'] for s in timed])) / 1e3,

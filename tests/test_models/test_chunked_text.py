@@ -11,9 +11,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401
-from mmltml.models.backbones.clip_prompt_backbone import (
-    AUTO_TEXT_CHUNK, AUTO_TEXT_CHUNK_ABOVE)
-from mmltml.models.utils.chunked_text import chunked_encode
+from mmltml.models.utils.chunked_text import auto_chunk_size, chunked_encode
 
 TINY = dict(
     embed_dim=32,
@@ -68,7 +66,7 @@ def plain_and_chunked(model, chunk, autocast=False):
     model.text_chunk_size = 0
     plain = grads_and_logits(model, autocast)
     model.text_chunk_size = chunk
-    assert model.text_chunk(model.prompt_learner.num_classes) == chunk
+    assert model.class_text_chunk() == chunk
     return plain, grads_and_logits(model, autocast)
 
 
@@ -206,14 +204,24 @@ def test_optim_wrapper_with_gradient_accumulation_matches_plain():
 
 
 def test_auto_chunking_and_the_override():
-    model = backbone(5, None)
-    assert model.text_chunk(AUTO_TEXT_CHUNK_ABOVE) == 0
-    assert model.text_chunk(AUTO_TEXT_CHUNK_ABOVE + 1) == AUTO_TEXT_CHUNK
+    """``None``: chunks whose saved activations are estimated at 2 GiB
+    (21 fp32 values per layer, position and channel): ViT-B/16's text
+    tower (12 x 512) at 22 positions takes 189 prompts per chunk, so
+    COCO-LT's 80 classes run in one piece."""
+    vitb16 = 12 * 22 * 512 * 21 * 4
+    assert auto_chunk_size(12, 512, 22) == 2**31 // vitb16 == 189
+    assert auto_chunk_size(12, 512, 22, element_size=2) == 2**31 // (
+        vitb16 // 2)
+    model = backbone(5, None)  # 2 layers of width 32
+    per_class = 2 * 9 * 32 * 21 * 4
+    assert model.text_chunk(10**5, 9) == 2**31 // per_class
+    assert model.text_chunk(2**31 // per_class, 9) == 0  # fits at once
+    assert model.class_text_chunk() == 0
     model.text_chunk_size = 0
-    assert model.text_chunk(10**5) == 0
+    assert model.text_chunk(10**5, 9) == 0
     model.text_chunk_size = 7
-    assert model.text_chunk(7) == 0  # one chunk: the plain path
-    assert model.text_chunk(8) == 7
+    assert model.text_chunk(7, 9) == 0  # one chunk: the plain path
+    assert model.text_chunk(8, 9) == 7
     for bad in (-1, 2.5, '64'):
         with pytest.raises(ValueError, match='text_chunk_size'):
             MODELS.build(dict(type='CLIPPromptBackbone', classnames=['a'],

@@ -42,7 +42,6 @@ def log(message: str) -> None:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     from mmltml.benchmarks.class_scaling import DEFAULT_CONFIG
-    from mmltml.models.backbones.clip_prompt_backbone import AUTO_TEXT_CHUNK
     parser = argparse.ArgumentParser(
         description='Peak memory and step time against the class count, '
         'chunked text encoder vs plain autograd.')
@@ -50,11 +49,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
                         help='CLIP-prompt config (random weights are used)')
     parser.add_argument('--classes', type=int, nargs='+',
                         default=[80, 400, 1000, 2000, 10000])
-    parser.add_argument('--chunk', type=int, default=AUTO_TEXT_CHUNK,
-                        help='text_chunk_size of the chunked path')
+    parser.add_argument('--chunk', type=_chunk, default=None,
+                        help="text_chunk_size of the chunked path (default "
+                        "'auto': the backbone's automatic size)")
     parser.add_argument('--plain-up-to', type=int, default=1000,
                         help='also run plain autograd up to this many '
-                        'classes (only plain at or below --chunk)')
+                        'classes (where the chunked path did chunk)')
     parser.add_argument('--steps', type=int, default=2,
                         help='steps per point (the first is not timed '
                         'unless it is the only one)')
@@ -65,14 +65,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--out', help='write the results as JSON here')
-    parser.add_argument('--point', type=int, nargs=2,
-                        metavar=('CLASSES', 'CHUNK'),
+    parser.add_argument('--point', nargs=2, metavar=('CLASSES', 'CHUNK'),
                         help=argparse.SUPPRESS)  # one point, in this process
     return parser.parse_args(argv)
 
 
+def _chunk(text: str) -> Optional[int]:
+    """``'auto'`` (None) or a ``text_chunk_size``."""
+    return None if text == 'auto' else int(text)
+
+
 def run_point(args: argparse.Namespace, num_classes: int,
-              chunk: int) -> dict:
+              chunk: Optional[int]) -> dict:
     """One point in a fresh process; adds its whole-process peak RSS and
     the load average around it."""
     steps = 1 if num_classes > args.one_step_above else args.steps
@@ -80,7 +84,7 @@ def run_point(args: argparse.Namespace, num_classes: int,
                args.config, '--steps', str(steps), '--batch-size',
                str(args.batch_size), '--threads', str(args.threads),
                '--seed', str(args.seed), '--point', str(num_classes),
-               str(chunk)]
+               'auto' if chunk is None else str(chunk)]
     load_before = os.getloadavg()
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -106,9 +110,10 @@ def run(args: argparse.Namespace) -> dict:
     torch.set_num_threads(args.threads)
     points: List[dict] = []
     for num in sorted(args.classes):
-        chunks = [args.chunk] if num > args.chunk else []
-        chunks += [0] if num <= args.plain_up_to else []
-        for chunk in chunks:
+        for chunk in dict.fromkeys((args.chunk, 0)):
+            if chunk == 0 and (num > args.plain_up_to
+                               or not points[-1]['used_chunk']):
+                continue  # too large for plain autograd, or ran plain
             log(f'{num} classes, text_chunk_size={chunk} ...')
             points.append(run_point(args, num, chunk))
             p = points[-1]
@@ -164,7 +169,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
     if args.point:
         from mmltml.benchmarks.class_scaling import measure_point
-        num, chunk = args.point
+        num, chunk = int(args.point[0]), _chunk(args.point[1])
         point = measure_point(num, chunk, args.config, args.steps,
                               args.batch_size, args.threads, args.seed)
         print(MARK + json.dumps(point), flush=True)

@@ -12,7 +12,7 @@ from mmltml.datasets.categories import get_class_names
 from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
-from ..utils.chunked_text import chunked_encode
+from ..utils.chunked_text import auto_chunk_size, chunked_encode
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
@@ -25,13 +25,6 @@ FROZEN_DTYPES = {
     'fp16': torch.float16,
     'auto': None,
 }
-
-#: ``text_chunk_size=None``: the class prompts go through the chunked text
-#: encoder (:func:`~mmltml.models.utils.chunked_text.chunked_encode`), in
-#: chunks of AUTO_TEXT_CHUNK, when there are more than AUTO_TEXT_CHUNK_ABOVE
-#: classes (see ``docs/benchmarks.md``, "Large label spaces").
-AUTO_TEXT_CHUNK = 128
-AUTO_TEXT_CHUNK_ABOVE = 256
 
 
 def resolve_class_names(classnames: Union[str, Sequence[str]]) -> List[str]:
@@ -89,10 +82,13 @@ class CLIPPromptBackbone(BaseModule):
         truncate_text: run the text tower only up to the last end-of-text.
         text_chunk_size: encode the class prompts in chunks of this many
             classes when there are more (exact gradients, memory of one
-            chunk; one more text forward pass per step); ``0`` never,
-            ``None`` (default) in chunks of :data:`AUTO_TEXT_CHUNK` above
-            :data:`AUTO_TEXT_CHUNK_ABOVE` classes. Texts encoded without
-            gradients (templates) use the same chunks.
+            chunk; one more text forward pass per step); ``0`` never;
+            ``None`` (default) in chunks whose activations are estimated
+            at 2 GiB (``auto_chunk_size`` of
+            :mod:`mmltml.models.utils.chunked_text`: 189 classes for
+            ViT-B/16 with 22 text positions, so COCO-LT's 80 run in one
+            piece). Texts encoded
+            without gradients (templates) use the same chunks.
         save_frozen: also save the frozen CLIP weights in checkpoints;
             ``None`` (default) saves them unless they are rebuilt at
             construction (``clip_pretrained`` given, no ``init_cfg``).
@@ -214,20 +210,39 @@ class CLIPPromptBackbone(BaseModule):
         :meth:`text_chunk` texts)."""
         device = self.clip.logit_scale.device
         tokens = self.tokenizer(list(texts)).to(device)
-        chunk = self.text_chunk(len(tokens)) or len(tokens)
+        chunk = self.text_chunk(len(tokens),
+                                self._positions(eot_positions(tokens),
+                                                tokens.shape[1]))
+        chunk = chunk or len(tokens)
         return torch.cat([
             self.encode_token_embeds(self.clip.token_embedding(part), part)
             for part in tokens.split(chunk)
         ]).float()
 
-    def text_chunk(self, num_texts: int) -> int:
-        """Texts per chunk of the text tower for ``num_texts`` texts; 0 when
-        they are encoded at once (see ``text_chunk_size``)."""
+    def text_chunk(self, num_texts: int, positions: int) -> int:
+        """Texts per chunk of the text tower for ``num_texts`` texts of
+        ``positions`` tokens (as run); 0 when they are encoded at once (see
+        ``text_chunk_size``)."""
         chunk = self.text_chunk_size
         if chunk is None:
-            chunk = AUTO_TEXT_CHUNK if num_texts > AUTO_TEXT_CHUNK_ABOVE \
-                else 0
+            tower = self.clip.transformer
+            chunk = auto_chunk_size(
+                tower.layers, tower.width, positions,
+                self.clip.positional_embedding.element_size())
         return chunk if 0 < chunk < num_texts else 0
+
+    def _positions(self, eot: torch.Tensor, length: int) -> int:
+        """Token positions the text tower runs for these end-of-text
+        positions of sequences of ``length`` tokens."""
+        return int(eot.max()) + 1 if self.truncate_text else length
+
+    def class_text_chunk(self) -> int:
+        """Classes per chunk of :meth:`class_text_features` (0: all at
+        once)."""
+        learner = self.prompt_learner
+        return self.text_chunk(
+            learner.num_classes,
+            self._positions(learner.eot, learner.tokens.shape[1]))
 
     def _template_features(self, templates: Sequence[str]) -> torch.Tensor:
         feats = [
@@ -257,7 +272,7 @@ class CLIPPromptBackbone(BaseModule):
         if memoise and self._text_memo is not None and \
                 self._text_memo.valid_for(self):
             return self._text_memo.feats, self._text_memo.prompts
-        chunk = self.text_chunk(self.prompt_learner.num_classes)
+        chunk = self.class_text_chunk()
         if chunk:
             feats, prompts = self._chunked_prompt_features(chunk), None
         else:

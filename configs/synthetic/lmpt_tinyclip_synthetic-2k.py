@@ -1,0 +1,41 @@
+# LMPT with 2,000 classes (a large label space) on the synthetic benchmark
+# and the shipped tiny CLIP: the class prompts go through the chunked text
+# encoder (CLIPPromptBackbone text_chunk_size=None: chunks of 128 above 256
+# classes), exact gradients with the memory of one chunk. A short schedule:
+# the job is to run the large-label-space path end to end.
+_base_ = [
+    '../_base_/datasets/synthetic-lt-2k_clip-64.py',
+    '../_base_/default_runtime.py',
+    '../_base_/losses/db-focal_coco-lt.py'
+]
+
+model = dict(
+    type='CLIPPromptClassifier',
+    backbone=dict(
+        type='CLIPPromptBackbone',
+        classnames=_base_.data_root + '/labels.txt',
+        clip_model_cfg='tinyclip-synthetic',
+        clip_pretrained='checkpoints/tinyclip_synthetic.pth',
+        prompt_learner=dict(ctx_init='a photo of a', class_specific=True),
+        text_chunk_size=None),
+    head=dict(
+        type='CLIPPromptHead',
+        loss=dict(
+            _base_.db_focal_coco_lt_loss,
+            class_stats=_base_.class_stats),
+        cse_loss=dict(
+            type='CSELoss', eta=1.0, gamma=1.0,
+            class_stats=_base_.class_stats),
+        cse_space='encoder',
+        lambda_cls=0.5))
+
+optim_wrapper = dict(
+    optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4))
+param_scheduler = dict(
+    type='CosineAnnealingLR', by_epoch=True, T_max=3,
+    convert_to_iter_based=True)
+train_cfg = dict(
+    type='ResumableEpochBasedTrainLoop', max_epochs=3, val_interval=3)
+val_cfg = dict()
+test_cfg = dict()
+default_hooks = dict(logger=dict(interval=20))
