@@ -82,6 +82,11 @@ PATTERNS: Tuple[str, ...] = ('plain', 'striped', 'dotted', 'checkered',
                              'hatched', 'hollow', 'outlined', 'shaded')
 BACKGROUNDS: Tuple[str, ...] = ('plain', 'striped', 'checkered', 'dotted',
                                 'gradient')
+#: The large-label-space benchmark (``data/synthetic-2k`` of
+#: ``configs/synthetic/lmpt_tinyclip_synthetic-2k.py``): 2,000 classes, Zipf
+#: training counts 400 / rank (at least 1), 2 test positives per class.
+SYNTHETIC_2K = dict(num_classes=2000, profile='zipf', max_train_count=400,
+                    min_train_count=1, test_per_class=2)
 MAX_OBJECTS = 4
 _SUPERSAMPLE = 2
 _SPLIT_CODES = {'train': 0, 'test': 1}
