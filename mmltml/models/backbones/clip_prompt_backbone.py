@@ -10,9 +10,9 @@ from mmpretrain.registry import MODELS
 
 from mmltml.datasets.categories import get_class_names
 from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
+from ..utils.chunked_text import auto_chunk_size
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
-from ..utils.chunked_text import auto_chunk_size, chunked_encode
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
@@ -274,7 +274,8 @@ class CLIPPromptBackbone(BaseModule):
             return self._text_memo.feats, self._text_memo.prompts
         chunk = self.class_text_chunk()
         if chunk:
-            feats, prompts = self._chunked_prompt_features(chunk), None
+            feats, prompts = self.prompt_learner.encode_chunked(
+                self.clip, self.truncate_text, chunk), None
         else:
             prompts = self.prompt_learner(self.clip.token_embedding)
             feats = encode_text_embeddings(self.clip, prompts,
@@ -283,27 +284,6 @@ class CLIPPromptBackbone(BaseModule):
         self._text_memo = _TextMemo.of(self, feats, prompts) \
             if memoise else None
         return feats, prompts
-
-    def _chunked_prompt_features(self, chunk: int) -> torch.Tensor:
-        """Class text features [C, E] of the learned prompts, encoded
-        ``chunk`` classes at a time (:func:`chunked_encode`): the context
-        rows of a class-specific context, or a shared context, and any
-        CLIP weight a user unfroze get their exact gradients."""
-        learner = self.prompt_learner
-        rows = [learner.tokens, learner.eot]
-        params = [p for p in self.clip.parameters() if p.requires_grad]
-        if learner.class_specific:
-            rows.append(learner.ctx)
-        else:
-            params.append(learner.ctx)
-
-        def encode(tokens: torch.Tensor, eot: torch.Tensor,
-                   ctx: torch.Tensor = learner.ctx) -> torch.Tensor:
-            prompts = learner.assemble(self.clip.token_embedding, tokens, ctx)
-            return encode_text_embeddings(self.clip, prompts, eot,
-                                          self.truncate_text).float()
-
-        return chunked_encode(encode, rows, chunk, params)
 
     def forget_text_features(self) -> None:
         """Drop the memoised eval-mode class text features."""

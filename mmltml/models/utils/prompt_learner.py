@@ -5,7 +5,8 @@ from typing import Callable, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from .clip_text import check_text_tower, eot_positions
+from .chunked_text import chunked_encode
+from .clip_text import check_text_tower, encode_text_embeddings, eot_positions
 
 
 class PromptLearner(nn.Module):
@@ -108,3 +109,33 @@ class PromptLearner(nn.Module):
             frozen = token_embedding(tokens).to(ctx.dtype)
         return torch.cat(
             [frozen[:, :1], ctx, frozen[:, 1 + self.n_ctx:]], dim=1)
+
+    def encode_chunked(self, clip: nn.Module, truncate: bool,
+                       chunk_size: int) -> torch.Tensor:
+        """Text features [C, E] (fp32) of the prompts through ``clip``'s
+        text tower, ``chunk_size`` classes at a time
+        (:func:`~mmltml.models.utils.chunked_text.chunked_encode`): the
+        memory of one chunk, the exact gradients of the context (its rows
+        for a class-specific context) and of any tower weight that requires
+        grad. The prompt embeddings [C, L, W] are never held whole.
+
+        Args:
+            clip: the open_clip ``CLIP`` whose text tower encodes them.
+            truncate: run each chunk only up to its last end-of-text
+                position (exact under the causal mask).
+            chunk_size: classes per chunk.
+        """
+        rows = [self.tokens, self.eot]
+        params = [p for p in clip.parameters() if p.requires_grad]
+        if self.class_specific:
+            rows.append(self.ctx)
+        else:
+            params.append(self.ctx)
+
+        def encode(tokens: torch.Tensor, eot: torch.Tensor,
+                   ctx: torch.Tensor = self.ctx) -> torch.Tensor:
+            prompts = self.assemble(clip.token_embedding, tokens, ctx)
+            return encode_text_embeddings(clip, prompts, eot,
+                                          truncate).float()
+
+        return chunked_encode(encode, rows, chunk_size, params)
