@@ -335,14 +335,18 @@ def _draw_patterned(canvas: Image.Image, pattern: str, shape: str,
     """Draw one object of the large vocabulary (pattern, any shape)."""
     cx, cy, radius, angle = pose
     size = canvas.size[0]
-    mask = _shape_mask(shape, size, cx, cy, radius, angle)
+    # the object's bounding box: only its pixels are computed
+    x0, y0 = (max(0, int(c - radius) - 1) for c in (cx, cy))
+    x1, y1 = (min(size, int(c + radius) + 2) for c in (cx, cy))
+    mask = _shape_mask(shape, size, cx, cy, radius, angle).crop(
+        (x0, y0, x1, y1))
     rgb = np.array(fill, dtype=np.float64)
     other = _contrast(rgb)
-    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     along = (xs - cx) * np.cos(angle) + (ys - cy) * np.sin(angle)
     across = (ys - cy) * np.cos(angle) - (xs - cx) * np.sin(angle)
     period = 0.45 * radius
-    marked = np.zeros((size, size), dtype=bool)  # plain, shaded
+    marked = np.zeros(xs.shape, dtype=bool)  # plain, shaded
     if pattern in ('hollow', 'outlined'):
         width = 2 * int(0.16 * radius) + 1
         inner = np.asarray(mask.filter(ImageFilter.MinFilter(width))) > 0
@@ -366,9 +370,9 @@ def _draw_patterned(canvas: Image.Image, pattern: str, shape: str,
         t = np.clip((along / radius + 1) / 2, 0, 1)[..., None]
         rgb = rgb * (1 - 0.7 * t) + other * 0.7 * t
     image = np.where(marked[..., None], other, rgb)
-    image = np.broadcast_to(image, (size, size, 3))
+    image = np.broadcast_to(image, xs.shape + (3, ))
     canvas.paste(
-        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)), (0, 0),
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)), (x0, y0),
         mask)
 
 

@@ -64,7 +64,11 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--out', help='write the results as JSON here')
+    parser.add_argument('--out', help='write the results as JSON here '
+                        '(after every point)')
+    parser.add_argument('--resume', action='store_true',
+                        help='keep the points of --out and measure only the '
+                        'missing ones')
     parser.add_argument('--point', nargs=2, metavar=('CLASSES', 'CHUNK'),
                         help=argparse.SUPPRESS)  # one point, in this process
     return parser.parse_args(argv)
@@ -105,14 +109,16 @@ def run_point(args: argparse.Namespace, num_classes: int,
 def run(args: argparse.Namespace) -> dict:
     import torch
 
-    from mmltml.benchmarks.class_scaling import summarise_points
     from mmltml.benchmarks.machine import machine_info
     torch.set_num_threads(args.threads)
-    points: List[dict] = []
-    for num in sorted(args.classes):
+    points: List[dict] = _earlier_points(args.out) if args.resume else []
+    for num in args.classes:  # in the order given
         for chunk in dict.fromkeys((args.chunk, 0)):
+            done = [p for p in points if p['num_classes'] == num]
+            if any(p['chunk'] == chunk for p in done):
+                continue  # measured by an earlier run (--resume)
             if chunk == 0 and (num > args.plain_up_to
-                               or not points[-1]['used_chunk']):
+                               or not any(p['used_chunk'] for p in done)):
                 continue  # too large for plain autograd, or ran plain
             log(f'{num} classes, text_chunk_size={chunk} ...')
             points.append(run_point(args, num, chunk))
@@ -120,6 +126,17 @@ def run(args: argparse.Namespace) -> dict:
             log(f'  step {p["step_s"]:.1f} s (CPU {p["step_cpu_s"]:.1f} s), '
                 f'peak RSS {p["peak_rss_mib"]:.0f} MiB, load '
                 f'{p["load_average_1min"]}')
+            _write(_result(args, points, machine_info), args.out)
+    return _result(args, points, machine_info)
+
+
+def _result(args: argparse.Namespace, points: List[dict],
+            machine_info) -> dict:
+    import torch
+
+    from mmltml.benchmarks.class_scaling import summarise_points
+    points = sorted(points,
+                    key=lambda p: (p['num_classes'], p['chunk'] == 0))
     return dict(
         meta=dict(config=args.config, chunk=args.chunk, steps=args.steps,
                   one_step_above=args.one_step_above,
@@ -127,6 +144,22 @@ def run(args: argparse.Namespace) -> dict:
                   command=' '.join([sys.executable] + sys.argv),
                   machine=machine_info(torch.device('cpu'))),
         points=points, summary=summarise_points(points))
+
+
+def _earlier_points(out: Optional[str]) -> List[dict]:
+    """The points of an earlier run's ``--out`` file (``--resume``)."""
+    if not out or not osp.isfile(out):
+        return []
+    with open(out) as f:
+        return json.load(f)['points']
+
+
+def _write(result: dict, out: Optional[str]) -> None:
+    """Write the results so far (after every point: a run takes hours)."""
+    if out:
+        os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
+        with open(out, 'w') as f:
+            json.dump(result, f, indent=1)
 
 
 def format_table(result: dict) -> str:
@@ -177,9 +210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     result = run(args)
     print(format_table(result))
     if args.out:
-        os.makedirs(osp.dirname(osp.abspath(args.out)), exist_ok=True)
-        with open(args.out, 'w') as f:
-            json.dump(result, f, indent=1)
+        _write(result, args.out)
         print(f'results written to {args.out}')
     return 0
 
