@@ -34,10 +34,11 @@ model = dict(
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.05, momentum=0.9, weight_decay=1e-4))
 param_scheduler = dict(
-    type='CosineAnnealingLR', by_epoch=True, T_max=3,
+    type='CosineAnnealingLR', by_epoch=True, T_max=2,
     convert_to_iter_based=True)
+train_dataloader = dict(batch_size=64)
 train_cfg = dict(
-    type='ResumableEpochBasedTrainLoop', max_epochs=3, val_interval=3)
+    type='ResumableEpochBasedTrainLoop', max_epochs=2, val_interval=2)
 val_cfg = dict()
 test_cfg = dict()
 default_hooks = dict(logger=dict(interval=20))

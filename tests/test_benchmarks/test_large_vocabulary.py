@@ -33,7 +33,7 @@ def _train(workspace, chunk: int) -> str:
         [sys.executable, TRAIN, CONFIG, '--work-dir', work_dir,
          '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
          f'model.backbone.text_chunk_size={chunk}',
-         'default_hooks.logger.interval=10'],
+         'default_hooks.logger.interval=5'],
         cwd=workspace, check=True, capture_output=True)
     return work_dir
 
