@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from .feature_cache import feature_batch
+from .flops import StageFlops
 from .memory import current_memory_mib, peak_memory_mib, reset_peak_memory
 from .setup import build_model, load_config, resolve_stats
 from .step_timing import StageTimer, metered_step
@@ -37,16 +38,16 @@ DEFAULT_CONFIG = 'configs/lmpt/lmpt_vitb16_coco-lt.py'
 
 
 def class_specific_mib(model, optim_wrapper) -> float:
-    """MiB of the trainable tensors, their gradients and the optimizer's
-    state of them (momentum, Adam moments): what the classes' own
-    parameters need, whatever the text path."""
+    """MiB of the trainable tensors, their gradients (held during every
+    step, whether or not ``zero_grad`` frees them after it) and the
+    optimizer's state of them (momentum, Adam moments): what the classes'
+    own parameters need, whatever the text path."""
     total = 0
     state = optim_wrapper.optimizer.state
     for param in model.parameters():
         if not param.requires_grad:
             continue
-        total += param.numel() * param.element_size() * (
-            1 + (param.grad is not None))
+        total += 2 * param.numel() * param.element_size()
         total += sum(t.numel() * t.element_size()
                      for t in state.get(param, {}).values()
                      if isinstance(t, torch.Tensor))
@@ -59,13 +60,17 @@ def measure_point(num_classes: int,
                   steps: int = 2,
                   batch_size: int = 32,
                   threads: Optional[int] = None,
-                  seed: int = 0) -> dict:
+                  seed: int = 0,
+                  count_flops: bool = False) -> dict:
     """One point: ``steps`` training steps of ``config`` (random weights)
     with ``num_classes`` classes; ``chunk`` is the backbone's
     ``text_chunk_size`` (0: plain autograd over all prompts; None: the
     automatic size). The times
     of the steps after the first are reported (of the only step when
-    ``steps=1``); the first allocates the optimizer's state."""
+    ``steps=1``); the first allocates the optimizer's state. With
+    ``count_flops`` one more step is counted in FLOPs per stage
+    (:class:`~mmltml.benchmarks.flops.StageFlops`), after the peak memory
+    is read: a ratio that does not depend on the machine's load."""
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -93,6 +98,12 @@ def measure_point(num_classes: int,
             timer.ms, total=(time.perf_counter() - start) * 1e3,
             cpu=(time.process_time() - cpu_start) * 1e3))
     timed = stage_ms[1:] or stage_ms
+    peak = peak_memory_mib(device)
+    flops = None
+    if count_flops:
+        meter = StageFlops()
+        metered_step(model, optim_wrapper, batch, meter)
+        flops = meter.flops
     learner = model.backbone.prompt_learner
     return dict(
         num_classes=num_classes, chunk=chunk,
@@ -106,7 +117,8 @@ def measure_point(num_classes: int,
                                          for s in timed])) / 1e3,
         step_cpu_s=float(np.median([s['cpu'] for s in timed])) / 1e3,
         step_s_all=[round(s['total'] / 1e3, 3) for s in stage_ms],
-        peak_rss_mib=peak_memory_mib(device),
+        peak_rss_mib=peak,
+        step_flops=flops,
         rss_before_steps_mib=before,
         class_specific_mib=class_specific_mib(model, optim_wrapper),
         memory_kind=memory_kind,
@@ -118,7 +130,7 @@ def summarise_points(points: Sequence[dict]) -> dict:
     slope (MiB per 1,000 classes), the growth of that memory from the
     smallest to the largest class count at or above 1,000, and the time
     ratio chunked / plain per class count where both ran (wall and CPU
-    time)."""
+    time, and FLOPs where counted)."""
     summary = {}
     for path in ('chunked', 'plain'):
         rows = sorted((p for p in points if _path(p) == path),
@@ -145,13 +157,20 @@ def summarise_points(points: Sequence[dict]) -> dict:
                 fraction=float(beyond[hi] / beyond[lo] - 1))
         summary[path] = entry
     plain = {p['num_classes']: p for p in points if _path(p) == 'plain'}
-    for key in ('step_s', 'step_cpu_s'):
+    for key in ('step_s', 'step_cpu_s', 'step_flops'):
         summary[f'{key}_ratio_chunked_to_plain'] = {
-            p['num_classes']: p[key] / plain[p['num_classes']][key]
+            p['num_classes']: _total(p[key]) / _total(
+                plain[p['num_classes']][key])
             for p in points
             if _path(p) == 'chunked' and p['num_classes'] in plain
+            and p.get(key) and plain[p['num_classes']].get(key)
         }
     return summary
+
+
+def _total(value) -> float:
+    """A time, or the sum of FLOPs per stage."""
+    return sum(value.values()) if isinstance(value, dict) else value
 
 
 def _path(point: dict) -> str:

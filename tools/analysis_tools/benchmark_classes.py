@@ -61,6 +61,9 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     parser.add_argument('--one-step-above', type=int, default=1000,
                         help='points with more classes run one (timed) '
                         'step')
+    parser.add_argument('--flops-up-to', type=int, default=1000,
+                        help='count one more step in FLOPs up to this many '
+                        'classes (a load-independent cost ratio)')
     parser.add_argument('--batch-size', type=int, default=32)
     parser.add_argument('--threads', type=int, default=2)
     parser.add_argument('--seed', type=int, default=0)
@@ -190,10 +193,11 @@ def format_table(result: dict) -> str:
                          f'{growth["to_classes"]:,} classes '
                          f'{growth["fraction"] * 100:+.1f}%')
             rows.append(line)
-    for key, name in (('step_s', 'wall'), ('step_cpu_s', 'CPU')):
-        ratios = summary[f'{key}_ratio_chunked_to_plain']
+    for key, name in (('step_s', 'wall time'), ('step_cpu_s', 'CPU time'),
+                      ('step_flops', 'FLOPs')):
+        ratios = summary.get(f'{key}_ratio_chunked_to_plain')
         if ratios:
-            rows.append(f'{name} time chunked / plain: ' + ', '.join(
+            rows.append(f'{name} chunked / plain: ' + ', '.join(
                 f'{c} classes {r:.2f}x' for c, r in ratios.items()))
     return '\n'.join(rows)
 
@@ -204,7 +208,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         from mmltml.benchmarks.class_scaling import measure_point
         num, chunk = int(args.point[0]), _chunk(args.point[1])
         point = measure_point(num, chunk, args.config, args.steps,
-                              args.batch_size, args.threads, args.seed)
+                              args.batch_size, args.threads, args.seed,
+                              count_flops=num <= args.flops_up_to)
         print(MARK + json.dumps(point), flush=True)
         return 0
     result = run(args)
