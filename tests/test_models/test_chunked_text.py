@@ -120,12 +120,18 @@ def test_recomputation_sees_the_forward_autocast_state():
     x = torch.randn(5, 3, requires_grad=True)
     with torch.autocast('cpu', dtype=torch.bfloat16):
         out = chunked_encode(encode, [x], 2)
-    assert seen == [(False, True)] * 3
-    out.sum().backward()
-    assert seen[3:] == [(True, True)] * 3
+    # the first chunk keeps its graph, the others run without
+    assert seen == [(True, True), (False, True), (False, True)]
+    out.sum().backward()  # the other two are recomputed
+    assert seen[3:] == [(True, True)] * 2
     seen.clear()
     chunked_encode(encode, [x], 2).sum().backward()
-    assert seen == [(False, False)] * 3 + [(True, False)] * 3
+    assert seen == [(True, False)] + [(False, False)] * 2 + [
+        (True, False)] * 2
+    seen.clear()
+    with torch.no_grad():
+        assert not chunked_encode(encode, [x], 2).requires_grad
+    assert seen == [(False, False)] * 3
 
 
 def test_unfrozen_tower_weights_get_their_gradients():
@@ -165,9 +171,8 @@ def test_random_state_of_the_forward_is_replayed():
 def test_a_tensor_needing_grad_outside_rows_and_params_is_refused():
     weight = torch.randn(4, 3, requires_grad=True)
     x = torch.randn(5, 4, requires_grad=True)
-    out = chunked_encode(lambda rows: rows @ weight, [x], 2)
     with pytest.raises(RuntimeError, match=r'shape \(4, 3\).*params'):
-        out.sum().backward()
+        chunked_encode(lambda rows: rows @ weight, [x], 2)
     out = chunked_encode(lambda rows: rows @ weight, [x], 2, params=[weight])
     out.sum().backward()
     torch.testing.assert_close(weight.grad, x.detach().sum(0)[:, None].expand(

@@ -10,12 +10,13 @@ same features and the same gradients with the memory of one chunk
 Learning Batch Size under Memory Limited Setup", 2021):
 
 1. forward: the rows (prompts) are encoded ``chunk_size`` at a time without
-   autograd and only the features ``[N, E]`` are kept;
+   autograd and only the features ``[N, E]`` are kept (the first chunk
+   with autograd, its graph kept: it is not run twice);
 2. the loss and its gradient with respect to the features are computed as
    usual by the caller's graph;
-3. backward: each chunk is encoded again, now with autograd, and that
-   chunk's slice of the feature gradient is back-propagated through it to
-   the chunk's rows and to the shared tensors (``params``).
+3. backward: each other chunk is encoded again, now with autograd, and
+   each chunk's slice of the feature gradient is back-propagated through
+   it to the chunk's rows and to the shared tensors (``params``).
 
 All of it is one ``torch.autograd.Function``, so ``loss.backward()``,
 mmengine's ``OptimWrapper`` / ``AmpOptimWrapper``, gradient accumulation and
@@ -23,8 +24,10 @@ DDP (whose hooks fire on the parameters' gradients, produced by the usual
 accumulation) work unchanged. The recomputation runs under the autocast
 state of the forward and, as ``torch.utils.checkpoint`` does, with the
 random state of the forward restored (dropout draws the same masks) and the
-caller's random state left untouched. The cost is one extra forward pass of
-the text tower per step (about a third more text time).
+caller's random state left untouched. The cost is one more forward pass of
+the text tower over all chunks but the first; a frozen tower's backward
+pass computes no weight gradients and costs about one forward pass, so
+the text time of a step grows by up to half.
 
 Every tensor that ``encode`` reads and that needs a gradient must be passed,
 as a row (sliced per chunk) or in ``params`` (whole); the backward pass
@@ -103,8 +106,11 @@ def chunked_encode(encode: ChunkEncoder,
     if any(r.shape[0] != num for r in rows):
         raise ValueError('every row tensor needs the same first dimension, '
                          f'got {[tuple(r.shape) for r in rows]}')
+    differentiable = torch.is_grad_enabled() and any(
+        t.requires_grad for t in (*rows, *params))
     return _ChunkedEncode.apply(encode, chunk_size, len(rows),
-                                preserve_rng_state, *rows, *params)
+                                preserve_rng_state, differentiable, *rows,
+                                *params)
 
 
 def _chunks(num: int, size: int) -> List[slice]:
@@ -149,19 +155,29 @@ class _ChunkedEncode(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, encode: ChunkEncoder, chunk_size: int, num_rows: int,
-                preserve_rng_state: bool,
+                preserve_rng_state: bool, differentiable: bool,
                 *tensors: torch.Tensor) -> torch.Tensor:
-        rows = tensors[:num_rows]
+        rows, params = tensors[:num_rows], tensors[num_rows:]
         ctx.encode, ctx.chunk_size, ctx.num_rows = encode, chunk_size, \
             num_rows
         ctx.autocast = _autocast_states(tensors)
-        ctx.random = _RandomState(tensors) if preserve_rng_state else None
         ctx.save_for_backward(*tensors)
+        chunks = _chunks(rows[0].shape[0], chunk_size)
+        feats, ctx.first = [], None
+        if differentiable:  # the first chunk's graph is kept for backward
+            needs = ctx.needs_input_grad[5:]
+            with torch.enable_grad():
+                leaves = _leaves(rows, chunks[0], needs[:num_rows])
+                first = encode(*leaves)
+            _check_graph_leaves(first, _inputs(leaves, params, needs))
+            ctx.first = (first, leaves)
+            feats.append(first.detach())
+        # the random state the recomputation starts from
+        ctx.random = _RandomState(tensors) if preserve_rng_state else None
         with torch.no_grad():  # (already off inside a Function's forward)
-            return torch.cat([
-                encode(*(r[s] for r in rows))
-                for s in _chunks(rows[0].shape[0], chunk_size)
-            ])
+            feats += [encode(*(r[s] for r in rows))
+                      for s in chunks[len(feats):]]
+        return torch.cat(feats)
 
     @staticmethod
     @once_differentiable
@@ -169,29 +185,49 @@ class _ChunkedEncode(torch.autograd.Function):
             torch.Tensor], ...]:
         tensors = ctx.saved_tensors
         rows, params = tensors[:ctx.num_rows], tensors[ctx.num_rows:]
-        needs = ctx.needs_input_grad[4:]
+        needs = ctx.needs_input_grad[5:]
         row_needs, param_needs = needs[:ctx.num_rows], needs[ctx.num_rows:]
         row_grads = [torch.empty_like(r) if n else None
                      for r, n in zip(rows, row_needs)]
         param_grads: List[Optional[torch.Tensor]] = [None] * len(params)
-        wanted = [p for p, n in zip(params, param_needs) if n]
+
+        def backprop(s: slice, feats: torch.Tensor,
+                     leaves: List[torch.Tensor]) -> None:
+            grads = list(torch.autograd.grad(
+                feats, _inputs(leaves, params, needs), grad_feats[s],
+                allow_unused=True))
+            for i, n in enumerate(row_needs):
+                if n:
+                    grad = grads.pop(0)
+                    row_grads[i][s] = 0 if grad is None else grad
+            _accumulate(param_grads, param_needs, grads)
+
+        chunks = _chunks(rows[0].shape[0], ctx.chunk_size)
+        first, ctx.first = ctx.first, None
+        if first is not None:
+            backprop(chunks[0], *first)
+            chunks = chunks[1:]
+            del first  # its activations
         with _recomputation(ctx):
-            for index, s in enumerate(_chunks(rows[0].shape[0],
-                                              ctx.chunk_size)):
-                leaves = [r[s].detach().requires_grad_(n)
-                          for r, n in zip(rows, row_needs)]
-                feats = ctx.encode(*leaves)
-                inputs = [x for x, n in zip(leaves, row_needs) if n] + wanted
-                if index == 0:
-                    _check_graph_leaves(feats, inputs)
-                grads = list(torch.autograd.grad(
-                    feats, inputs, grad_feats[s], allow_unused=True))
-                for i, n in enumerate(row_needs):
-                    if n:
-                        grad = grads.pop(0)
-                        row_grads[i][s] = 0 if grad is None else grad
-                _accumulate(param_grads, param_needs, grads)
-        return (None, None, None, None, *row_grads, *param_grads)
+            for s in chunks:
+                leaves = _leaves(rows, s, row_needs)
+                backprop(s, ctx.encode(*leaves), leaves)
+        return (None, ) * 5 + (*row_grads, *param_grads)
+
+
+def _leaves(rows: Sequence[torch.Tensor], s: slice,
+            needs: Sequence[bool]) -> List[torch.Tensor]:
+    """Chunk ``s`` of each row, as a leaf that requires grad if needed."""
+    return [r[s].detach().requires_grad_(n) for r, n in zip(rows, needs)]
+
+
+def _inputs(leaves: Sequence[torch.Tensor], params: Sequence[torch.Tensor],
+            needs: Sequence[bool]) -> List[torch.Tensor]:
+    """The tensors a chunk's gradient is taken for: its row leaves, then
+    the params (``needs``: rows' flags, then params')."""
+    row_needs, param_needs = needs[:len(leaves)], needs[len(leaves):]
+    return [x for x, n in zip(leaves, row_needs) if n] + [
+        p for p, n in zip(params, param_needs) if n]
 
 
 @contextlib.contextmanager
