@@ -12,6 +12,7 @@ from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401
 from mmltml.models.utils.chunked_text import auto_chunk_size, chunked_encode
+from mmltml.structures.head_inputs import CaptionTokens
 
 TINY = dict(
     embed_dim=32,
@@ -248,11 +249,12 @@ def test_chunked_prompts_are_not_kept_and_eval_features_memoised():
 
 def test_token_space_cse_asks_for_unchunked_prompts():
     head = MODELS.build(dict(
-        type='CLIPPromptHead', cse_space='token',
+        type='CLIPPromptHead',
         cse_loss=dict(type='CSELoss', soft_margin=False, reweight=False)))
     model = backbone(7, 3)
     feats = model(dict(image_feats=torch.randn(2, 32)))
-    captions = model.caption_token_embeds(['a red circle', 'a cat'])
+    captions = CaptionTokens(
+        *model.caption_token_embeds(['a red circle', 'a cat']))
     with pytest.raises(ValueError, match='text_chunk_size=0'):
         head.loss(feats, [DataSample().set_gt_label(0),
                           DataSample().set_gt_label(1)], captions=captions)

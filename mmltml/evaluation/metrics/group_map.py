@@ -15,6 +15,7 @@ from mmpretrain.registry import METRICS
 from mmltml.datasets import load_class_stats
 from mmltml.models.heads.logits import PRED_LOGITS
 from mmltml.structures import GROUP_NAMES, HEAD_THR, TAIL_THR, group_rules
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 
 EMPTY_CLASS_POLICIES = ('exclude', 'zero')
 
@@ -125,7 +126,7 @@ def _check_finite(pred: np.ndarray, rows: Optional[np.ndarray] = None
 
 
 @METRICS.register_module()
-class GroupMAP(BaseMetric):
+class GroupMAP(BaseMetric, ClassDependent):
     """mAP over all classes and over the head / medium / tail groups.
 
     The groups are defined by the *training* frequency n_i of each class,
@@ -146,14 +147,10 @@ class GroupMAP(BaseMetric):
     deterministic. Without ties both agree.
 
     Images are ranked by the raw logits ``pred_logits`` when the data
-    samples carry them (mmltml's heads store them; ``HeadLogitsHook``, a
-    default hook of the mmltml runtime, records them for stock mmpretrain
-    heads), else by ``pred_score``. The logits matter: AP is invariant to
-    any strictly increasing map of the scores in exact arithmetic, but the
-    fp32 sigmoid ``pred_score`` is exactly 1.0 for every logit above about
-    16.6, and CLIP logits (``100 * cos``) lie around 15-35, so sigmoid
-    scores tie where the logits do not and give a lower, wrong AP. When
-    only ``pred_score`` is available and a class has positives and
+    samples carry them, else by ``pred_score``: saturated fp32 sigmoids
+    tie where the logits do not (:mod:`mmltml.models.heads.logits` says
+    why, and how every head stores ``pred_logits``). When only
+    ``pred_score`` is available and a class has positives and
     negatives tied at exactly 1.0 or 0.0 (saturated sigmoids; a matrix of
     hard 0/1 predictions is accepted), evaluation stops with an error that
     names the fix instead of reporting a wrong number. Softmax-over-classes
@@ -168,8 +165,8 @@ class GroupMAP(BaseMetric):
 
     The statistics must be the training split's: statistics equal to the
     evaluated set's own positives per class are refused, and so (checked
-    by ``ClassCountCheckHook`` before training) are statistics that count
-    more images than the training list.
+    by ``ClassCountCheckHook`` before training, see :meth:`class_fields`)
+    are statistics that count more images than the training list.
 
     Args:
         class_stats (str | dict, optional): Training statistics, any source
@@ -286,7 +283,7 @@ class GroupMAP(BaseMetric):
 
         Raises:
             ValueError: If the class statistics are the evaluated set's own
-                label counts (see :meth:`check_training_split`).
+                label counts.
         """
         scores = _ScoreColumns(results, self.stats['num_classes'])
         num_pos = scores.num_positives()
@@ -311,27 +308,14 @@ class GroupMAP(BaseMetric):
             self._dump(ap, num_pos)
         return self._drop_empty_groups(metrics)
 
-    def check_training_split(self, num_train_images: int,
-                             source: str) -> None:
-        """Refuse class statistics that count more images than the
-        training list has: they cannot be the training split's (e.g.
-        ``class_stats`` pointed at the test list). Called by
-        :class:`~mmltml.engine.hooks.ClassCountCheckHook` before training.
-
-        Args:
-            num_train_images (int): Images of the training list.
-            source (str): The training list, for the message.
-
-        Raises:
-            ValueError: If the statistics count more images.
-        """
-        num = self.stats.get('num_images')
-        if num is not None and num > num_train_images:
-            raise ValueError(
-                f'GroupMAP: the class statistics count {num} images, more '
-                f'than the {num_train_images} of the training list {source}'
-                ': they are not the training split\'s (is class_stats the '
-                'test or validation list?)')
+    def class_fields(self) -> List[ClassField]:
+        """The class statistics (with the images they count), which
+        :class:`~mmltml.engine.hooks.ClassCountCheckHook` checks against
+        the dataset's classes and the training list before training."""
+        return [
+            ClassField('stats', self.stats['num_classes'],
+                       'class statistics', self.stats['num_images'])
+        ]
 
     def _refuse_stats_of_evaluated_split(self, num_pos: np.ndarray) -> None:
         """Refuse class statistics equal to the evaluated set's own
@@ -611,10 +595,10 @@ class _Saturation:
             raise ValueError(
                 f'GroupMAP: {len(bad)} class(es) have positive and negative '
                 f'images tied at a pred_score of exactly 1.0 or 0.0, e.g. '
-                f'(class, score) {bad[:5]}: saturated fp32 sigmoids (exactly '
-                '1.0 for every logit above ~16.6, e.g. CLIP logits 100 * '
-                'cos), which would give a wrong AP. Rank by the logits: use '
-                "a head that stores 'pred_logits' (mmltml's heads do) or add "
+                f'(class, score) {bad[:5]}: saturated fp32 sigmoids, which '
+                'would give a wrong AP (see mmltml.models.heads.logits). '
+                "Rank by the logits: use a head that stores 'pred_logits' "
+                "(mmltml's heads do) or add "
                 "default_hooks=dict(head_logits=dict(type='HeadLogitsHook')) "
                 'to the config (mmltml\'s configs/_base_/default_runtime.py '
                 'has it) for stock mmpretrain heads.')

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from mmltml.datasets.categories import get_class_names
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
 from ..utils.chunked_text import auto_chunk_size
 from ..utils.clip_features import CLIPPromptFeatures
@@ -16,7 +17,6 @@ from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
-from ..utils.prompt_learner import PromptLearner
 
 FROZEN_DTYPES = {
     None: None,
@@ -33,7 +33,7 @@ def resolve_class_names(classnames: Union[str, Sequence[str]]) -> List[str]:
 
 
 @MODELS.register_module()
-class CLIPPromptBackbone(BaseModule):
+class CLIPPromptBackbone(BaseModule, ClassDependent):
     """CLIP image and class-text features for prompt-tuned multi-label
     recognition (LMPT, CoOp and zero-shot CLIP are settings of it).
 
@@ -75,9 +75,11 @@ class CLIPPromptBackbone(BaseModule):
         clip_pretrained: pretrained tag (``'openai'``, LAION tags) or local
             weights file.
         clip_model_cfg: open_clip ``CLIP`` config dict instead of a name.
-        prompt_learner: :class:`PromptLearner` arguments (``n_ctx``,
-            ``ctx_init``, ``class_specific``, ``init_std``); ``None`` for
-            fixed templates.
+        prompt_learner: config of the prompt learner, built with this
+            backbone's CLIP, tokenizer and class names (``type`` defaults
+            to :class:`~mmltml.models.utils.PromptLearner`, whose arguments
+            are ``n_ctx``, ``ctx_init``, ``class_specific``,
+            ``init_std``); ``None`` for fixed templates.
         templates: zero-shot templates with ``{}`` for the class name.
         truncate_text: run the text tower only up to the last end-of-text.
         text_chunk_size: encode the class prompts in chunks of this many
@@ -132,9 +134,10 @@ class CLIPPromptBackbone(BaseModule):
         self.truncate_text = truncate_text
         self.prompt_learner = None
         if prompt_learner is not None:
-            self.prompt_learner = PromptLearner(self.clip, self.tokenizer,
-                                                self.classnames,
-                                                **prompt_learner)
+            self.prompt_learner = MODELS.build(
+                dict(dict(type='PromptLearner'), **prompt_learner),
+                default_args=dict(clip=self.clip, tokenizer=self.tokenizer,
+                                  classnames=self.classnames))
         else:
             self.register_buffer(
                 'template_text_feats',
@@ -277,10 +280,8 @@ class CLIPPromptBackbone(BaseModule):
             feats, prompts = self.prompt_learner.encode_chunked(
                 self.clip, self.truncate_text, chunk), None
         else:
-            prompts = self.prompt_learner(self.clip.token_embedding)
-            feats = encode_text_embeddings(self.clip, prompts,
-                                           self.prompt_learner.eot,
-                                           self.truncate_text).float()
+            feats, prompts = self.prompt_learner.encode(self.clip,
+                                                        self.truncate_text)
         self._text_memo = _TextMemo.of(self, feats, prompts) \
             if memoise else None
         return feats, prompts
@@ -341,6 +342,10 @@ class CLIPPromptBackbone(BaseModule):
         positions = torch.arange(tokens.shape[1], device=device)
         mask = positions[None] <= eot_positions(tokens)[:, None]
         return self.clip.token_embedding(tokens).float(), mask
+
+    def class_fields(self) -> List[ClassField]:
+        """``classnames`` (its prompt learner is built from them)."""
+        return [ClassField('classnames', len(self.classnames))]
 
 
 class _TextMemo(NamedTuple):
