@@ -37,7 +37,7 @@ from mmpretrain.registry import HOOKS, MODELS, PARAM_SCHEDULERS, VISUALIZERS
 from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401  (registers the plugin components)
-from mmltml.benchmarks.synthetic import generate_synthetic_lt
+from mmltml.benchmarks.synthetic import class_names, generate_synthetic_lt
 from mmltml.datasets import CachedFeatureDataset
 from mmltml.utils.dataset_cfg import check_feature_cache_hook
 from tests._tiny_setup import REPO_ROOT, TINY_CLIP_224, make_ltml_subset
@@ -174,8 +174,12 @@ def prepare_data(workspace: str, cfg: Config) -> None:
             continue
         if 'synthetic' not in name:  # a new data root needs a fixture here
             pytest.fail(f'no test fixture for data root data/{name}')
-        generate_synthetic_lt(osp.join(workspace, 'data', name),
-                              **SYNTHETIC_PARAMS)
+        params = dict(SYNTHETIC_PARAMS)
+        num_classes = cfg.get('num_classes', len(class_names()))
+        if num_classes != len(class_names()):  # a large vocabulary
+            params.update(num_classes=num_classes, profile='zipf',
+                          max_train_count=2)
+        generate_synthetic_lt(osp.join(workspace, 'data', name), **params)
 
 
 # ---------------------------------------------------------------------------
