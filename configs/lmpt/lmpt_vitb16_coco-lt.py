@@ -9,7 +9,7 @@ _base_ = [
 # The CSE loss reads the first 75 characters of each caption line, as the
 # released code does (about the first of the five COCO captions).
 model = dict(
-    caption_max_chars=75,
+    head_inputs=dict(captions=dict(max_chars=75)),
     backbone=dict(classnames='coco-lt'),
     head=dict(
         loss=dict(class_stats=_base_.class_stats),

@@ -4,8 +4,8 @@ _base_ = './lmpt_vitb16_coco-lt.py'
 # Delta sums the per-position distances over every position (no caption
 # mask), of the first 75 characters of the caption line, as the code does.
 model = dict(
+    head_inputs=dict(captions=dict(type='CaptionTokensInput')),
     head=dict(
-        cse_space='token',
         token_shift=2,
         token_caption_mask=False,
         cse_loss=dict(position_reduction='sum')))

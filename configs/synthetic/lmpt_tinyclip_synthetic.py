@@ -8,6 +8,7 @@ _base_ = [
 
 model = dict(
     type='CLIPPromptClassifier',
+    head_inputs=dict(captions=dict(type='CaptionFeaturesInput')),
     backbone=dict(
         type='CLIPPromptBackbone',
         classnames=_base_.data_root + '/labels.txt',
@@ -22,7 +23,6 @@ model = dict(
         cse_loss=dict(
             type='CSELoss', eta=1.0, gamma=1.0,
             class_stats=_base_.class_stats),
-        cse_space='encoder',
         lambda_cls=0.5))
 
 optim_wrapper = dict(

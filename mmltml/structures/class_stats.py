@@ -8,7 +8,8 @@ framework import):
 - ``class_freq[i]`` (n_i): number of training images containing class i;
 - ``neg_class_freq[i]``: N - n_i, with N the number of training images;
 - ``condition_prob[i][j]``: P(j | i) = cooc(i, j) / n_i (diagonal 1, a row
-  of zeros when n_i = 0);
+  of zeros when n_i = 0), with cooc(i, j) the number of training images
+  containing both i and j (:func:`cooccurrence_counts` recovers the counts);
 - ``groups``: the head / medium / tail rule of :func:`split_groups`, head
   n_i >= head_thr, medium tail_thr <= n_i < head_thr, tail n_i < tail_thr.
 
@@ -123,6 +124,40 @@ def compute_class_stats(labels: Sequence[Sequence[int]],
         neg_class_freq=(len(labels) - class_freq).tolist(),
         condition_prob=(cooc / denom).tolist())
     return _finalise(stats, classes, head_thr, tail_thr)
+
+
+def cooccurrence_counts(stats: dict) -> np.ndarray:
+    """The co-occurrence counts of a statistics dict.
+
+    ``cooc[i, j]`` is the number of training images containing both class
+    i and class j (diagonal: n_i), recovered exactly from ``condition_prob``
+    and ``class_freq`` (``condition_prob[i][j] * n_i`` rounded: the counts
+    are integers and the products are within an ulp of them).
+
+    Args:
+        stats (dict): Statistics with ``class_freq`` and ``condition_prob``.
+
+    Returns:
+        np.ndarray: int64 array of shape (C, C), symmetric.
+
+    Raises:
+        ValueError: If ``stats`` has no ``condition_prob`` (statistics given
+            as class counts only carry no co-occurrence).
+
+    Examples:
+        >>> stats = compute_class_stats([[0, 1], [1], [1, 2]], 3)
+        >>> cooccurrence_counts(stats).tolist()
+        [[1, 1, 0], [1, 3, 1], [0, 1, 1]]
+    """
+    cond = stats.get('condition_prob')
+    if cond is None:
+        raise ValueError('the class statistics have no condition_prob, so no '
+                         'co-occurrence: compute them from the training list '
+                         'file (class_stats=dict(ann_file=..., label_file=...)'
+                         ') or a JSON file that has condition_prob')
+    freq = np.asarray(stats['class_freq'], dtype=np.float64)
+    return np.rint(np.asarray(cond, dtype=np.float64) *
+                   freq[:, None]).astype(np.int64)
 
 
 def check_class_stats(stats: dict,

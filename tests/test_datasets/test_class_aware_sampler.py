@@ -7,7 +7,8 @@ import pytest
 from mmpretrain.registry import DATA_SAMPLERS
 
 from mmltml.datasets import ClassAwareSampler, VOCLTDataset
-from mmltml.datasets.samplers import class_aware_sampler
+from mmltml.datasets.samplers import (class_aware_sampler,
+                                      epoch_sequence_sampler)
 
 
 class ToyDataset:
@@ -29,7 +30,8 @@ def _single_label(sizes):
 
 
 def _as_rank(monkeypatch, rank, world_size):
-    monkeypatch.setattr(class_aware_sampler, 'get_dist_info', lambda:
+    # the rank is read by the shared base of the samplers
+    monkeypatch.setattr(epoch_sequence_sampler, 'get_dist_info', lambda:
                         (rank, world_size))
 
 

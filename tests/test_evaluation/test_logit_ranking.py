@@ -174,3 +174,29 @@ def test_logits_a_head_stored_are_kept():
     own = samples[0].pred_logits.clone()
     attach_logits(samples, torch.zeros(2, NUM_CLASSES), overwrite=False)
     assert torch.equal(samples[0].pred_logits, own)
+
+
+def test_every_mmltml_head_stores_its_logits():
+    """Every registered multi-label head of mmltml (and every new one)
+    inherits PredLogitsMixin, the one place that writes pred_logits; its
+    predictions carry the fp32 scores its forward returned."""
+    import inspect
+
+    from mmpretrain.models.heads import MultiLabelClsHead
+
+    from mmltml.models.heads import PredLogitsMixin
+    heads = [
+        cls for cls in MODELS.module_dict.values()
+        if inspect.isclass(cls) and issubclass(cls, MultiLabelClsHead)
+        and cls.__module__.startswith('mmltml.')
+    ]
+    assert {'CLIPPromptHead', 'VSIHead'} <= {c.__name__ for c in heads}
+    assert all(issubclass(cls, PredLogitsMixin) for cls in heads), heads
+    vsi = MODELS.build(dict(type='VSIHead', num_classes=3, in_channels=8,
+                            embed_dims=16, num_heads=2, head_dims=8,
+                            mlp_dims=16, text_embeds=torch.randn(3, 4)))
+    feats = (torch.randn(2, 8, 2, 2), )
+    vsi.eval()
+    preds = vsi.predict(feats)
+    torch.testing.assert_close(torch.stack([p.pred_logits for p in preds]),
+                               vsi(feats), rtol=0, atol=0)

@@ -9,7 +9,11 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401
+from mmltml.models.head_inputs import CaptionTokensInput, batch_captions
 from mmltml.models.utils.clip_features import CLIPPromptFeatures
+from mmltml.structures.head_inputs import (CaptionFeatures, HeadInputRequest,
+                                           RequestsHeadInputs,
+                                           check_head_inputs)
 
 TINY = dict(
     embed_dim=32,
@@ -320,11 +324,14 @@ def test_lmpt_loss_is_the_weighted_sum_of_its_terms(space):
     shifted by ``token_shift`` ('token', the released code)."""
     lam, shift = 0.7, 2
     torch.manual_seed(0)
+    provider = dict(encoder='CaptionFeaturesInput',
+                    token='CaptionTokensInput')[space]
     model = MODELS.build(dict(
         type='CLIPPromptClassifier',
+        head_inputs=dict(captions=dict(type=provider)),
         backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
                       clip_model_cfg=TINY, prompt_learner=dict(n_ctx=4)),
-        head=dict(type='CLIPPromptHead', lambda_cls=lam, cse_space=space,
+        head=dict(type='CLIPPromptHead', lambda_cls=lam,
                   token_shift=shift,
                   loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
                   cse_loss=dict(type='CSELoss', class_freq=[9, 5, 3, 2, 1]))))
@@ -374,10 +381,11 @@ def test_released_code_token_cse_sums_every_position_of_a_75_char_caption():
     torch.manual_seed(0)
     model = MODELS.build(dict(
         type='CLIPPromptClassifier',
-        caption_max_chars=75,
+        head_inputs=dict(
+            captions=dict(type='CaptionTokensInput', max_chars=75)),
         backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
                       clip_model_cfg=TINY, prompt_learner=dict(n_ctx=4)),
-        head=dict(type='CLIPPromptHead', lambda_cls=lam, cse_space='token',
+        head=dict(type='CLIPPromptHead', lambda_cls=lam,
                   token_shift=shift, token_caption_mask=False,
                   loss=dict(type='CrossEntropyLoss', use_sigmoid=True),
                   cse_loss=dict(type='CSELoss', class_freq=[9, 5, 3, 2, 1],
@@ -417,16 +425,71 @@ def test_released_code_token_cse_sums_every_position_of_a_75_char_caption():
 
 
 def test_whole_caption_line_by_default():
-    model = MODELS.build(dict(
-        type='CLIPPromptClassifier',
-        backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
-                      clip_model_cfg=TINY, prompt_learner=dict(n_ctx=4)),
-        head=dict(type='CLIPPromptHead')))
     line = 'x' * 100
-    assert model.cut_caption(line) == line
-    with pytest.raises(ValueError, match='positive'):
-        MODELS.build(dict(type='CLIPPromptClassifier', caption_max_chars=0,
-                          backbone=dict(type='CLIPPromptBackbone',
-                                        classnames=NAMES,
-                                        clip_model_cfg=TINY),
-                          head=dict(type='CLIPPromptHead')))
+    sample = DataSample()
+    sample.set_field(line, 'caption', field_type='metainfo')
+    assert batch_captions([sample]) == [line]
+    assert batch_captions([sample], max_chars=3) == ['xxx']
+    for provider in ('CaptionFeaturesInput', 'CaptionTokensInput'):
+        with pytest.raises(ValueError, match='positive'):
+            MODELS.build(dict(type=provider, max_chars=0))
+
+
+def _lmpt(**kwargs):
+    torch.manual_seed(0)
+    return MODELS.build(dict(
+        dict(type='CLIPPromptClassifier',
+             backbone=dict(type='CLIPPromptBackbone', classnames=NAMES,
+                           clip_model_cfg=TINY,
+                           prompt_learner=dict(n_ctx=4)),
+             head=dict(type='CLIPPromptHead',
+                       cse_loss=dict(type='CSELoss',
+                                     class_freq=[9, 5, 3, 2, 1]))),
+        **kwargs))
+
+
+class _RequestsSamples(RequestsHeadInputs):
+    """A head that requests ``captions`` of a type no provider gives."""
+
+    def head_input_requests(self):
+        return (HeadInputRequest('captions', (DataSample, )), )
+
+
+def test_head_inputs_are_checked_against_the_heads_requests():
+    """The head declares what its loss takes; a config that does not give
+    it, gives another type or feeds a head that takes nothing is refused
+    when the model is built, naming the key to set."""
+    with pytest.raises(ValueError,
+                       match=r"CLIPPromptHead needs the head input "
+                       r"'captions' \(CaptionFeatures or CaptionTokens\): "
+                       r'add head_inputs=dict\(captions='):
+        _lmpt()
+    with pytest.raises(ValueError, match='head_inputs.captions gives '
+                       'CaptionFeatures, _RequestsSamples takes DataSample'):
+        check_head_inputs(_RequestsSamples(), dict(captions=CaptionFeatures))
+    with pytest.raises(ValueError, match=r"head_inputs \['captions'\] are "
+                       'not requested by CLIPPromptHead'):
+        _lmpt(head=dict(type='CLIPPromptHead'),
+              head_inputs=dict(captions=dict(type='CaptionFeaturesInput')))
+    stock = MODELS.build(dict(type='MultiLabelLinearClsHead', num_classes=2,
+                              in_channels=4))
+    with pytest.raises(ValueError, match='not requested by MultiLabel'):
+        check_head_inputs(stock, dict(captions=CaptionFeatures))
+    check_head_inputs(stock, {})
+    model = _lmpt(head_inputs=dict(captions=dict(type='CaptionTokensInput')))
+    assert isinstance(model.head_inputs.captions, CaptionTokensInput)
+    assert not any(k.startswith('head_inputs') for k in model.state_dict())
+
+
+def test_missing_caption_is_named():
+    model = _lmpt(
+        head_inputs=dict(captions=dict(type='CaptionFeaturesInput')))
+    samples = [DataSample().set_gt_label([0]) for _ in range(2)]
+    samples[0].set_field('a cat', 'caption', field_type='metainfo')
+    with pytest.raises(ValueError, match='1 of 2 training images have no '
+                       "caption: add 'caption' to PackInputs"):
+        model.loss(torch.randn(2, 3, 32, 32), samples)
+    with pytest.raises(TypeError, match='captions=CaptionFeatures or '
+                       'CaptionTokens, got NoneType'):
+        model.head.loss(model.extract_feat(torch.randn(2, 3, 32, 32)),
+                        samples)

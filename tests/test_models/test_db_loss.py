@@ -84,6 +84,10 @@ def ref_weights(y, freq, n_img, opts):
                 w[k][i] = n_img / n_i
             elif rf == 'sqrt_inv':
                 w[k][i] = math.sqrt(n_img / n_i)
+            elif rf == 'class_static':
+                mp = opts['map_param']
+                w[k][i] = mp['alpha'] + _sigmoid(mp['beta'] *
+                                                 (n_img / n_i - mp['gamma']))
             elif rf == 'rebalance':
                 mp = opts['map_param']
                 repeat = sum(1 / freq[j] for j in pos)
@@ -121,6 +125,9 @@ def ref_db_loss(z, y, freq, n_img, opts, focal_reduction='element'):
         s, wk = z[k][i], 1.0 if w is None else w[k][i]
         if 'init_bias' in reg:
             s += -math.log(n_img / freq[i] - 1) * reg['init_bias'] / lam
+        if 'pos_scale' in reg and y[k][i] == 1:
+            pi = reg['pos_scale']
+            s *= freq[i] / max(freq) if pi == 'freq_ratio' else pi
         if 'neg_scale' in reg and y[k][i] == 0:
             s, wk = lam * s, wk / lam
         elems.append((_bce(s, y[k][i]), wk))
@@ -149,17 +156,19 @@ def _data(seed=0, rows=B, scale=3.0):
 REWEIGHTS = [(None, 'average_w'), ('inv', 'average_w'),
              ('sqrt_inv', 'average_w'), ('rebalance', 'average_w'),
              ('CB', 'by_class'), ('CB', 'average_n'), ('CB', 'average_w'),
-             ('CB', 'min_n')]
+             ('CB', 'min_n'), ('class_static', 'average_w')]
 FOCALS = [(False, 'element'), (True, 'element'), (True, 'batch')]
 LOGIT_REGS = [{}, dict(neg_scale=3.0), dict(init_bias=0.2),
-              dict(neg_scale=3.0, init_bias=0.2)]
+              dict(neg_scale=3.0, init_bias=0.2),
+              dict(neg_scale=3.0, init_bias=0.2, pos_scale=4.0),
+              dict(pos_scale='freq_ratio')]
 NORMS = [None, 'by_instance', 'by_batch']
 
 
 @pytest.mark.parametrize('reweight', REWEIGHTS)
 @pytest.mark.parametrize('focal_cfg', FOCALS)
 def test_matches_reference_every_option(reweight, focal_cfg):
-    """All 288 combinations; logit_reg x weight_norm looped for speed."""
+    """All 486 combinations; logit_reg x weight_norm looped for speed."""
     reweight_func, cb_mode = reweight
     focal_on, focal_reduction = focal_cfg
     for logit_reg, weight_norm in itertools.product(LOGIT_REGS, NORMS):
@@ -187,15 +196,31 @@ def test_matches_reference_every_option(reweight, focal_cfg):
         assert got32.item() == pytest.approx(expected, rel=1e-5), combo
 
 
+def _loss_type(path):
+    cfg = Config.fromfile(path)
+    name = osp.splitext(osp.basename(path))[0]
+    return cfg[name.replace('-', '_') + '_loss']['type']
+
+
 FRAGMENT_NAMES = sorted(
     osp.splitext(osp.basename(path))[0]
-    for path in glob.glob(osp.join(LOSS_FRAGMENTS, '*.py')))
+    for path in glob.glob(osp.join(LOSS_FRAGMENTS, '*.py'))
+    if _loss_type(path) == 'DBLoss')
+# options that only the later papers' variants set (their defaults are the
+# DB paper's: focal factor per element, mean over the elements)
+VARIANT_OPTIONS = {
+    'hpdval-db_coco-lt': ('focal_reduction', ),
+    'hpdval-db_voc-lt': ('focal_reduction', ),
+    'lt-gcn-db-focal_coco-lt': ('reduction', ),
+    'lt-gcn-db-focal_voc-lt': ('reduction', ),
+}
 
 
 def test_fragments_set_every_option():
-    assert len(FRAGMENT_NAMES) == 8
+    assert len(FRAGMENT_NAMES) == 12
     for name in FRAGMENT_NAMES:
-        assert sorted(fragment(name)) == sorted(OPTIONS), name
+        expected = OPTIONS + VARIANT_OPTIONS.get(name, ())
+        assert sorted(fragment(name)) == sorted(expected), name
 
 
 @pytest.mark.parametrize('name', FRAGMENT_NAMES)
@@ -203,7 +228,8 @@ def test_fragments_match_reference(name):
     opts = fragment(name)
     loss_fn = DBLoss(class_freq=FREQ, train_num=TRAIN_NUM, **opts)
     z, y = _data(seed=3)
-    expected = ref_db_loss(z.tolist(), y.tolist(), FREQ, TRAIN_NUM, opts)
+    expected = ref_db_loss(z.tolist(), y.tolist(), FREQ, TRAIN_NUM, opts,
+                           opts.get('focal_reduction', 'element'))
     assert loss_fn(z, y).item() == pytest.approx(expected, rel=1e-10)
 
 

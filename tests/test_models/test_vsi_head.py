@@ -102,7 +102,7 @@ def test_head_equals_manual_cprfl():
     sd = head.state_dict()
     visual = feat.flatten(2).transpose(1, 2) @ sd['phi.weight'].T \
         + sd['phi.bias']
-    hidden = gelu(sd['text_embeds'] @ sd['prompt_init.0.weight'].T +
+    hidden = gelu(sd['text_embeds.embeds'] @ sd['prompt_init.0.weight'].T +
                   sd['prompt_init.0.bias'])
     prompts = hidden @ sd['prompt_init.2.weight'].T + sd['prompt_init.2.bias']
     assert head.prompt_init[0].out_features == 32  # tau * d = 0.5 * 64
@@ -220,17 +220,20 @@ def test_text_embeds_equal_open_clip_encode_text(tiny_clip):
     ]
     with torch.no_grad():
         expected = clip.encode_text(tokenizer(prompts), normalize=False)
-    torch.testing.assert_close(head.text_embeds, expected)
-    assert head.text_dims == 32 and not head.text_embeds.requires_grad
+    torch.testing.assert_close(head.text_embeds(), expected)
+    assert head.text_embeds.dims == 32
+    assert not head.text_embeds().requires_grad
     # A persistent buffer, no CLIP weights in the head or its checkpoint.
     state = head.state_dict()
-    assert 'text_embeds' in state and not hasattr(head, 'text_encoder')
+    assert 'text_embeds.embeds' in state and not head.text_embeds.trainable
     assert all(
         k.split('.')[0] in ('text_embeds', 'phi', 'prompt_init', 'vsi')
         for k in state)
+    assert [k for k in state if k.startswith('text_embeds')] == [
+        'text_embeds.embeds']
     other = build_head(text_dims=32)
     other.load_state_dict(state)
-    torch.testing.assert_close(other.text_embeds, expected)
+    torch.testing.assert_close(other.text_embeds(), expected)
 
 
 def test_text_embeds_from_preset_classnames(tiny_clip):
@@ -239,7 +242,7 @@ def test_text_embeds_from_preset_classnames(tiny_clip):
         tiny_clip, num_classes=20, classnames='voc-lt', template='{}')
     with torch.no_grad():
         expected = clip.encode_text(tokenizer(['aeroplane', 'bicycle']))
-    torch.testing.assert_close(head.text_embeds[:2], expected)
+    torch.testing.assert_close(head.text_embeds()[:2], expected)
 
 
 def test_text_embeds_from_files(tmp_path):
@@ -249,8 +252,9 @@ def test_text_embeds_from_files(tmp_path):
     for name in ('e.pt', 'e.npy'):
         head = build_head(text_embeds=dict(
             type='FileTextEmbeds', path=str(tmp_path / name)))
-        torch.testing.assert_close(head.text_embeds, embeds)
-        assert head.text_dims == 20 and not hasattr(head, 'text_encoder')
+        torch.testing.assert_close(head.text_embeds(), embeds)
+        assert head.text_embeds.dims == 20
+        assert not head.text_embeds.trainable
     for name in ('bad.pt', 'bad.npy'):
         (tmp_path / name).write_bytes(b'truncated')
         with pytest.raises(ValueError, match=f'{name} cannot be read'):
@@ -271,10 +275,10 @@ def test_random_text_embeds_without_clip():
         text_embeds=dict(type='RandomTextEmbeds', dims=32, seed=5))
     expected = torch.randn(
         3, 32, generator=torch.Generator().manual_seed(5))
-    torch.testing.assert_close(head.text_embeds, expected)
+    torch.testing.assert_close(head.text_embeds(), expected)
     assert head.prompt_init[0].in_features == 32
-    assert 'text_embeds' in head.state_dict()
-    assert not head.text_embeds.requires_grad
+    assert 'text_embeds.embeds' in head.state_dict()
+    assert not head.text_embeds().requires_grad
     head.loss((torch.randn(2, 24, 2, 2), ),
               samples([[0], [1, 2]]))['loss'].backward()
     assert head.prompt_init[0].weight.grad.abs().max() > 0
@@ -287,12 +291,12 @@ def test_trainable_text_encoder(tiny_clip):
     head = build_head(
         text_embeds=clip_embeds(tiny_clip[0], trainable=True),
         init_cfg=dict(type='Normal', layer='Linear', std=0.01)).eval()
-    assert head.text_encoder.clip.visual is None
-    assert 'text_embeds' not in head.state_dict()
+    assert head.text_embeds.source.clip.visual is None
+    assert 'text_embeds.embeds' not in head.state_dict()
     phi_before = head.phi.weight.clone()
     head.init_weights()  # init_cfg for the head, pretrained CLIP weights
     pretrained = tiny_clip[1].state_dict()
-    for key, value in head.text_encoder.clip.state_dict().items():
+    for key, value in head.text_embeds.source.clip.state_dict().items():
         torch.testing.assert_close(value, pretrained[key])
     assert not torch.equal(head.phi.weight, phi_before)
     # Same weights -> same scores as the frozen-buffer head.
@@ -300,9 +304,10 @@ def test_trainable_text_encoder(tiny_clip):
     feat = (torch.randn(2, 24, 2, 2), )
     torch.testing.assert_close(head(feat), frozen(feat))
     head.loss(feat, samples([[0], [2]]))['loss'].backward()
-    trainable = [p for p in head.text_encoder.parameters() if p.requires_grad]
+    tower = head.text_embeds.source
+    trainable = [p for p in tower.parameters() if p.requires_grad]
     assert trainable and all(p.grad is not None for p in trainable)
-    assert head.text_encoder.clip.token_embedding.weight.grad.abs().max() > 0
+    assert tower.clip.token_embedding.weight.grad.abs().max() > 0
 
 
 def test_invalid_arguments():
@@ -428,8 +433,99 @@ def test_text_embeds_fragments_build_without_clip(monkeypatch):
         cfg = Config.fromfile(path)[name.replace('-', '_') + '_text_embeds']
         head = build_head(num_classes=20, text_embeds=dict(
             cfg, classnames='voc-lt') if 'clip' in name else cfg)
-        widths[name] = head.text_dims
-        assert head.prompt_init[0].in_features == head.text_dims
-        assert not hasattr(head, 'text_encoder')
+        widths[name] = head.text_embeds.dims
+        assert head.prompt_init[0].in_features == head.text_embeds.dims
+        assert not head.text_embeds.trainable
     assert widths == {'clip-rn50': 1024, 'random-1024': 1024,
                       'random-128': 128, 'tinyclip-synthetic': 128}
+
+
+# --------------------------------------------------------------------------
+# Checkpoints written before the text embeddings became ClassTextEmbeds.
+
+#: The last commit whose VSIHead held ``text_embeds`` / ``text_encoder``
+#: itself (before ``ClassTextEmbeds``).
+OLD_LAYOUT_COMMIT = '2fcc515'
+OLD_HEAD_SCRIPT = '''
+import sys, torch
+import mmltml  # noqa: F401
+from mmengine.runner import save_checkpoint
+from mmpretrain.registry import MODELS
+cfg, out = torch.load(sys.argv[1]), sys.argv[2]
+torch.manual_seed(0)
+head = MODELS.build(cfg)
+head.init_weights()
+head.eval()
+feats = (torch.randn(2, 24, 2, 2, generator=torch.Generator().manual_seed(1)),)
+save_checkpoint(dict(state_dict=head.state_dict(),
+                     logits=head(feats).detach()), out)
+'''
+
+
+def _old_layout(state: dict) -> dict:
+    """A state dict of today's VSIHead in the layout of the old one: the
+    buffer ``text_embeds`` and the tower ``text_encoder.*`` on the head."""
+    old = {}
+    for key, value in state.items():
+        key = key.replace('text_embeds.embeds', 'text_embeds')
+        key = key.replace('text_embeds.source.', 'text_encoder.')
+        old[key] = value
+    return old
+
+
+@pytest.mark.parametrize('trainable', [False, True])
+def test_old_layout_keys_load_strictly(tiny_clip, trainable):
+    cfg = dict(text_embeds=clip_embeds(tiny_clip[0], trainable=trainable))
+    trained = build_head(**cfg)
+    trained.init_weights()
+    old = _old_layout(trained.state_dict())
+    assert ('text_embeds' in old) != trainable
+    assert any(k.startswith('text_encoder.') for k in old) == trainable
+    fresh = build_head(seed=1, **cfg)
+    fresh.load_state_dict(old, strict=True)
+    feats = (torch.randn(2, 24, 2, 2), )
+    torch.testing.assert_close(fresh.eval()(feats), trained.eval()(feats))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('trainable', [False, True])
+def test_checkpoint_of_the_old_code_loads_strictly(tiny_clip, tmp_path,
+                                                   trainable):
+    """A checkpoint written by VSIHead as it was at OLD_LAYOUT_COMMIT (run
+    from ``git archive`` of that commit) loads strictly into today's head,
+    which then computes the old head's scores exactly."""
+    import subprocess
+    import sys
+    import tarfile
+
+    from mmengine.runner import load_checkpoint
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    archive = tmp_path / 'old.tar'
+    with open(archive, 'wb') as f:
+        made = subprocess.run(
+            ['git', '-C', root, 'archive', OLD_LAYOUT_COMMIT, 'mmltml'],
+            stdout=f, stderr=subprocess.PIPE)
+    if made.returncode != 0:
+        pytest.skip(f'commit {OLD_LAYOUT_COMMIT} is not in this checkout: '
+                    f'{made.stderr.decode().strip()}')
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / 'old', filter='data')
+    cfg = dict(type='VSIHead', num_classes=3, in_channels=24, loss=BCE,
+               text_embeds=clip_embeds(tiny_clip[0], trainable=trainable),
+               **SMALL)
+    torch.save(cfg, tmp_path / 'cfg.pt')
+    ckpt = str(tmp_path / 'old_head.pth')
+    env = dict(os.environ, PYTHONPATH=str(tmp_path / 'old'))
+    subprocess.run([sys.executable, '-c', OLD_HEAD_SCRIPT,
+                    str(tmp_path / 'cfg.pt'), ckpt], env=env, check=True,
+                   cwd=str(tmp_path))
+    saved = torch.load(ckpt, weights_only=False)
+    keys = set(saved['state_dict'])
+    assert ('text_embeds' in keys) != trainable
+    assert any(k.startswith('text_encoder.') for k in keys) == trainable
+    head = build_head(seed=1, text_embeds=cfg['text_embeds'])
+    load_checkpoint(head, ckpt, map_location='cpu', strict=True)
+    feats = (torch.randn(2, 24, 2, 2,
+                         generator=torch.Generator().manual_seed(1)), )
+    torch.testing.assert_close(head.eval()(feats), saved['logits'],
+                               rtol=0, atol=0)

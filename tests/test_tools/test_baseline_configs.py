@@ -38,6 +38,8 @@ PAPER_TABLE = {
     'cb-focal': ('cb-focal', 'DefaultSampler'),
     'r-bce-focal': ('r-bce-focal_{}', 'ClassAwareSampler'),
     'db-focal': ('db-focal_{}', 'ClassAwareSampler'),
+    # ref-drloss §3-4: the DR loss on the same model and sampler
+    'dr': ('dr_{}', 'ClassAwareSampler'),
 }
 NEEDS_STATS = {'rw', 'cb-focal', 'r-bce-focal', 'db-focal'}
 GROUP_SIZES = {'coco-lt': (22, 33, 25), 'voc-lt': (6, 6, 8)}
@@ -130,7 +132,9 @@ def test_baseline_follows_the_paper_table(algo, dataset, workspace,
     # the loss builds from them (every class of the fixture has images)
     with scoped():
         module = MODELS.build(loss)
-    assert module.reduction == 'mean' and not module.use_avg_factor
+    assert module.reduction == 'mean'
+    if algo != 'dr':  # DRLoss always ignores avg_factor (class mean)
+        assert not module.use_avg_factor
 
 
 def test_shared_recipe_of_the_baselines():
@@ -155,6 +159,31 @@ def test_shared_recipe_of_the_baselines():
     test_resize = [t for t in cfg.test_pipeline if t.type == 'Resize']
     assert [t.scale for t in test_resize] == [(224, 224)]
     assert cfg.val_evaluator.type == 'GroupMAP'
+
+
+@pytest.mark.parametrize('dataset,lr,epochs', [('coco-lt', 1e-4, 35),
+                                               ('voc-lt', 3e-4, 30)])
+def test_dr_recipe(dataset, lr, epochs):
+    """ref-drloss §4: the DB model and optimiser with the DR lr, one step
+    at epoch 5 and 30 / 35 epochs; everything else as DB-Focal."""
+    dr, db = baseline_config('dr', dataset), baseline_config(
+        'db-focal', dataset)
+    assert dr.optim_wrapper.optimizer == dict(db.optim_wrapper.optimizer,
+                                              lr=lr)
+    assert dr.optim_wrapper.clip_grad == db.optim_wrapper.clip_grad
+    assert dr.train_cfg.max_epochs == epochs
+    assert dr.train_cfg.val_interval == epochs
+    for key in ('backbone', 'neck'):
+        assert dr.model[key] == db.model[key]
+    assert dr.train_dataloader == db.train_dataloader
+    epoch_length = 121 if dataset == 'voc-lt' else 705
+    lrs = _simulate_lrs(dr, epoch_length)
+    assert len(lrs) == epochs * epoch_length
+    for it in (0, 499, 500, 5 * epoch_length - 1, 5 * epoch_length,
+               len(lrs) - 1):
+        warm = 1 / 3 + 2 / 3 * min(it, 499) / 499
+        step = 1.0 if it < 5 * epoch_length else 0.1
+        assert lrs[it] == pytest.approx(lr * step * warm, rel=1e-6), it
 
 
 def _simulate_lrs(cfg: Config, epoch_length: int) -> List[float]:
@@ -323,8 +352,9 @@ def test_metafile_lists_every_baseline_with_consistent_results(tmp_path):
         assert model.config == f'configs/baselines/{model.name}.py'
         assert osp.isfile(osp.join(REPO_ROOT, model.config))
         assert model.weights is None
-        assert model.in_collection == 'DB-Baselines'
-        if 'r-bce-focal' in model.name or model.name in OWN_SPLIT:
+        is_dr = model.name.startswith('resnet50_dr_')
+        assert model.in_collection == ('DR-Loss' if is_dr else 'DB-Baselines')
+        if 'r-bce-focal' in model.name or is_dr or model.name in OWN_SPLIT:
             assert not model.results  # not in our sources
             continue
         (result, ) = model.results
@@ -468,6 +498,24 @@ def test_smoke_train_db_focal_baseline(workspace, tmp_path):
         assert re.search(rf'{key}: [0-9.]+', out) or re.search(
             rf'{key[3:]} is not reported: the \w+ group has', out), key
     assert osp.isfile(osp.join(tmp_path, 'work', 'epoch_1.pth'))
+
+
+@pytest.mark.slow
+def test_smoke_train_dr_baseline(workspace, tmp_path):
+    """The DR config trains through tools/train.py: DRLoss in the stock
+    head with the class-aware sampler, the DR lr warm-up, finite losses."""
+    cfg = smoke_config(
+        osp.join(BASELINES, 'resnet50_dr_voc-lt.py'),
+        str(tmp_path / 'cfg.py'), str(tmp_path / 'work'),
+        model=dict(backbone=dict(stem_channels=16, base_channels=16),
+                   neck=dict(in_channels=512)),
+        sampler=dict(reduce=25))
+    out = _train(workspace, cfg)
+    losses, lrs = _logged(out, 'loss'), _logged(out, 'lr')
+    assert len(losses) >= 2, out[-3000:]
+    assert all(v == v and 0 < v < 20 for v in losses), losses
+    assert lrs[0] == pytest.approx(3e-4 / 3, rel=1e-3)
+    assert re.search(r'lt/mAP: [0-9.]+', out), out[-3000:]
 
 
 def test_smoke_train_convnext_with_db_loss(workspace, tmp_path):

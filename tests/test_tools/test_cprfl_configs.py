@@ -230,12 +230,13 @@ def test_ablation_configs_train_one_step(workspace, base):
         assert trunk and all(g is not None for g in trunk)
     names = set(model.state_dict())
     if 'text-trainable' in base:
-        assert 'head.text_embeds' not in names
-        text = [g for n, g in grads.items() if 'text_encoder' in n]
+        assert 'head.text_embeds.embeds' not in names
+        text = [g for n, g in grads.items()
+                if n.startswith('head.text_embeds.source.')]
         assert text and all(g is not None for g in text)
     else:
-        assert 'head.text_embeds' in names
-        assert not any('text_encoder' in n for n in names)
+        assert 'head.text_embeds.embeds' in names
+        assert not any('text_embeds.source' in n for n in names)
     assert head.vsi.residual == ('residual' in base)
     assert type(head.loss_module).__name__ == (
         'DBLoss' if 'db-focal' in base else 'CPRFLAsymmetricLoss')
@@ -439,7 +440,7 @@ def test_resnet_config_dist_train_two_processes_then_test(request,
     assert 'loss' in out
     _metric(out)
     weights = _ema_checkpoint(run['ckpt'])
-    assert weights['head.text_embeds'].shape == (80, 24)
+    assert weights['head.text_embeds.embeds'].shape == (80, 24)
     _metric(run['test'])
 
 

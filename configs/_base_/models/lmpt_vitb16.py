@@ -7,6 +7,8 @@
 _base_ = ['../losses/db-focal_coco-lt.py']
 model = dict(
     type='CLIPPromptClassifier',
+    # the CSE loss's captions: frozen text-encoder features of each caption
+    head_inputs=dict(captions=dict(type='CaptionFeaturesInput')),
     backbone=dict(
         type='CLIPPromptBackbone',
         clip_model_name='ViT-B-16-quickgelu',
@@ -16,5 +18,4 @@ model = dict(
         type='CLIPPromptHead',
         loss=_base_.db_focal_coco_lt_loss,
         cse_loss=dict(type='CSELoss', eta=1.0, gamma=1.0),
-        cse_space='encoder',
         lambda_cls=0.5))

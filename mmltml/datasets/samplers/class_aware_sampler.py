@@ -1,13 +1,13 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 import logging
-import math
-from typing import Dict, Iterator, List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
-from mmengine.dist import get_dist_info, sync_random_seed
 from mmengine.logging import print_log
 from mmpretrain.registry import DATA_SAMPLERS
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset
+
+from .epoch_sequence_sampler import EpochSequenceSampler, image_cat_ids
 
 
 class _ShuffledCycle:
@@ -29,7 +29,7 @@ class _ShuffledCycle:
 
 
 @DATA_SAMPLERS.register_module()
-class ClassAwareSampler(Sampler):
+class ClassAwareSampler(EpochSequenceSampler):
     """Class-aware sampler for multi-label data (as used with DB-Focal).
 
     The global sequence of an epoch is built by repeating two steps: pick a
@@ -78,36 +78,27 @@ class ClassAwareSampler(Sampler):
                              f'{num_samples_cls}')
         if reduce <= 0:
             raise ValueError(f'reduce must be > 0, got {reduce}')
-        if not hasattr(dataset, 'get_cat_ids'):
-            raise TypeError(f'{type(dataset).__name__} has no get_cat_ids(); '
-                            'ClassAwareSampler needs per-image class ids')
-        self.rank, self.world_size = get_dist_info()
-        self.dataset = dataset
+        super().__init__(dataset, seed, round_up)
         self.num_samples_cls = num_samples_cls
-        self.seed = sync_random_seed() if seed is None else seed
-        self.epoch = 0
         self.cls_to_imgs = self._index_classes(dataset)
         if not self.cls_to_imgs:
             raise ValueError('ClassAwareSampler: no image has a label')
         self._warn_unsampled_classes(dataset)
         max_n = max(len(v) for v in self.cls_to_imgs.values())
-        self.epoch_size = int(max_n * len(self.cls_to_imgs) // reduce)
-        if self.epoch_size < 1:
+        epoch_size = int(max_n * len(self.cls_to_imgs) // reduce)
+        if epoch_size < 1:
             raise ValueError(f'ClassAwareSampler: empty epoch (max n_c = '
                              f'{max_n}, {len(self.cls_to_imgs)} classes, '
                              f'reduce={reduce})')
-        if round_up:
-            self.num_samples = math.ceil(self.epoch_size / self.world_size)
-        else:
-            self.num_samples = self.epoch_size // self.world_size
-        self.total_size = self.num_samples * self.world_size
+        self._set_epoch_size(epoch_size)
 
     @staticmethod
     def _index_classes(dataset: Dataset) -> Dict[int, List[int]]:
         """Map each class id to the (sorted) indices of its images."""
         cls_to_imgs: Dict[int, List[int]] = {}
-        for idx in range(len(dataset)):
-            for cls in set(int(c) for c in dataset.get_cat_ids(idx)):
+        for idx, ids in enumerate(image_cat_ids(dataset,
+                                                'ClassAwareSampler')):
+            for cls in ids:
                 cls_to_imgs.setdefault(cls, []).append(idx)
         return dict(sorted(cls_to_imgs.items()))
 
@@ -137,19 +128,3 @@ class ClassAwareSampler(Sampler):
             cls = classes.take(1)[0]
             indices.extend(images[cls].take(self.num_samples_cls))
         return indices[:self.epoch_size]
-
-    def __iter__(self) -> Iterator[int]:
-        """Iterate over this rank's shard of the epoch's sequence."""
-        indices = self._global_indices()
-        repeats = math.ceil(self.total_size / len(indices))
-        indices = (indices * repeats)[:self.total_size]
-        start = self.rank * self.num_samples
-        return iter(indices[start:start + self.num_samples])
-
-    def __len__(self) -> int:
-        """The number of samples of this rank."""
-        return self.num_samples
-
-    def set_epoch(self, epoch: int) -> None:
-        """Set the epoch; the sequence is a function of (seed, epoch)."""
-        self.epoch = epoch

@@ -1,8 +1,9 @@
 # Copyright (c) mmltml contributors. All rights reserved.
-"""ImageClassifier that hands the batch's captions to the prompt head."""
-from typing import List, Optional, Tuple
+"""ImageClassifier that hands its head the inputs its config names."""
+from typing import Dict, List, Optional
 
 import torch
+from mmengine.model import ModuleDict
 from mmpretrain.models.classifiers import ImageClassifier
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
@@ -10,21 +11,31 @@ from mmpretrain.structures import DataSample
 from mmltml.structures.frozen_image_encoder import (CachesImageFeatures,
                                                     FrozenImageEncoder,
                                                     module_fingerprint)
+from mmltml.structures.head_inputs import check_head_inputs
 from ..data_preprocessors import CachedFeaturePreprocessor
 
 
 @MODELS.register_module()
 class CLIPPromptClassifier(ImageClassifier, CachesImageFeatures):
     """``ImageClassifier`` for :class:`CLIPPromptBackbone` +
-    :class:`CLIPPromptHead`.
+    :class:`CLIPPromptHead` (and any head that takes extra inputs).
 
-    The only addition is the caption path of the CSE loss: when the head
-    needs captions, the captions carried by the data samples (``caption``,
-    from the dataset's caption file via ``PackInputs(algorithm_keys=
-    ['caption'])``) are embedded by the backbone's frozen text encoder,
-    through its cache (``'encoder'`` space) or its token embedding
-    (``'token'`` space), and passed to ``head.loss``. The backbone stays a
-    backbone and the head stays a head.
+    The addition is the head's extra training inputs
+    (:mod:`mmltml.structures.head_inputs`): ``head_inputs`` names, by
+    keyword of ``head.loss``, the provider of each
+    (:mod:`mmltml.models.head_inputs`), e.g. the captions of LMPT's CSE
+    loss::
+
+        head_inputs=dict(captions=dict(type='CaptionFeaturesInput'))
+
+    At every training step each provider computes its value (a named
+    tuple) from this classifier, the batch inputs and the data samples,
+    and ``head.loss`` receives it under its keyword (providers are
+    submodules: ``init_weights`` reaches them, their state is saved). What
+    the head requests
+    (:class:`~mmltml.structures.head_inputs.RequestsHeadInputs`) is checked
+    against the config at construction. Prediction takes no extra inputs.
+    The backbone stays a backbone and the head stays a head.
 
     The default ``data_preprocessor`` is :class:`CachedFeaturePreprocessor`
     (mmpretrain's, plus cached image features ``dict(image_feats=...)``);
@@ -32,28 +43,27 @@ class CLIPPromptClassifier(ImageClassifier, CachesImageFeatures):
     (:meth:`frozen_image_encoder`).
 
     Args:
-        caption_max_chars (int, optional): Keep only the first
-            ``caption_max_chars`` characters of each caption line (after
-            collapsing runs of whitespace), as LMPT's released code does
-            with 75 (``lmpt/imagelist.py``): a COCO-LT caption line holds
-            the five COCO captions of the image, so 75 characters are about
-            the first one, often cut mid-word. ``None`` (default) encodes
-            the whole line, up to the text encoder's context length.
+        head_inputs (dict, optional): Keyword of ``head.loss`` -> config of
+            a registered provider. Defaults to None (no extra inputs).
         *args, **kwargs: Arguments of mmpretrain's ``ImageClassifier``.
     """
 
     def __init__(self, *args, data_preprocessor: Optional[dict] = None,
-                 caption_max_chars: Optional[int] = None,
+                 head_inputs: Optional[Dict[str, dict]] = None,
                  **kwargs) -> None:
         if isinstance(data_preprocessor, dict) or data_preprocessor is None:
             data_preprocessor = dict(data_preprocessor or {})
             data_preprocessor.setdefault('type', 'CachedFeaturePreprocessor')
         super().__init__(*args, data_preprocessor=data_preprocessor,
                          **kwargs)
-        if caption_max_chars is not None and caption_max_chars <= 0:
-            raise ValueError(f'caption_max_chars must be positive, got '
-                             f'{caption_max_chars}')
-        self.caption_max_chars = caption_max_chars
+        self.head_inputs = ModuleDict({
+            name: MODELS.build(cfg)
+            for name, cfg in (head_inputs or {}).items()
+        })
+        check_head_inputs(self.head, {
+            name: provider.output_type
+            for name, provider in self.head_inputs.items()
+        })
 
     def frozen_image_encoder(
             self, training: bool) -> Optional[FrozenImageEncoder]:
@@ -89,30 +99,10 @@ class CLIPPromptClassifier(ImageClassifier, CachesImageFeatures):
 
     def loss(self, inputs: torch.Tensor,
              data_samples: List[DataSample]) -> dict:
-        """The head's losses, with the captions' embeddings when its CSE
-        loss needs them."""
+        """The head's losses, given the extra inputs of ``head_inputs``."""
         feats = self.extract_feat(inputs)
-        captions = None
-        if getattr(self.head, 'needs_captions', False):
-            captions = self.caption_embeddings(data_samples)
-        return self.head.loss(feats, data_samples, captions=captions)
-
-    def caption_embeddings(
-            self, data_samples: List[DataSample]
-    ) -> Optional[Tuple[torch.Tensor, ...]]:
-        """Caption embeddings in the head's CSE space."""
-        if any('caption' not in s for s in data_samples):
-            raise ValueError(
-                'The CSE loss needs a caption for every training image: add '
-                "'caption' to PackInputs' algorithm_keys and give the "
-                'dataset a caption_file.')
-        texts = [self.cut_caption(s.caption) for s in data_samples]
-        if self.head.cse_space == 'encoder':
-            return (self.backbone.encode_captions(texts), )
-        return self.backbone.caption_token_embeds(texts)
-
-    def cut_caption(self, caption: str) -> str:
-        """The caption text the CSE loss uses (see ``caption_max_chars``)."""
-        if self.caption_max_chars is None:
-            return caption
-        return ' '.join(caption.split())[:self.caption_max_chars]
+        extra = {
+            name: provider(self, inputs, data_samples)
+            for name, provider in self.head_inputs.items()
+        }
+        return self.head.loss(feats, data_samples, **extra)

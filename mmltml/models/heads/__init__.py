@@ -1,6 +1,10 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 from .clip_prompt_head import CLIPPromptHead  # noqa: F401
-from .logits import PRED_LOGITS, attach_logits  # noqa: F401
+from .logits import (PRED_LOGITS, PredLogitsMixin,  # noqa: F401
+                     attach_logits, record_head_logits)
 from .vsi_head import VSIHead  # noqa: F401
 
-__all__ = ['CLIPPromptHead', 'VSIHead', 'PRED_LOGITS', 'attach_logits']
+__all__ = [
+    'CLIPPromptHead', 'VSIHead', 'PRED_LOGITS', 'PredLogitsMixin',
+    'attach_logits', 'record_head_logits'
+]

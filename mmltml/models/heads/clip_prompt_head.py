@@ -1,6 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Cosine classifier over CLIP class-text features, with the LMPT loss."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -9,13 +9,18 @@ from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample, label_to_onehot
 
+from mmltml.structures.head_inputs import (CaptionFeatures, CaptionTokens,
+                                           HeadInputRequest,
+                                           RequestsHeadInputs)
 from ..losses.utils import autocast_off
 from ..utils.clip_features import CLIPPromptFeatures
-from .logits import attach_logits
+from .logits import PredLogitsMixin
+
+Captions = Union[CaptionFeatures, CaptionTokens]
 
 
 @MODELS.register_module()
-class CLIPPromptHead(MultiLabelClsHead):
+class CLIPPromptHead(PredLogitsMixin, MultiLabelClsHead, RequestsHeadInputs):
     r"""Multi-label logits ``s * cos(image, class text)`` and the LMPT loss.
 
     Takes the output of :class:`CLIPPromptBackbone`, a
@@ -34,17 +39,23 @@ class CLIPPromptHead(MultiLabelClsHead):
     ``configs/_base_/losses/db-focal_*.py`` fragments; ASL, BCE, focal
     selectable) and ``L_cse`` is ``cse_loss`` on the class prompts and the
     captions of the batch. Without ``cse_loss`` (CoOp, zero-shot CLIP)
-    ``L = L_cls``. Two CSE embedding spaces:
+    ``L = L_cls``. With ``cse_loss`` the head requests the head input
+    ``captions`` (:mod:`mmltml.structures.head_inputs`), which the
+    classifier's config provides in one of two CSE embedding spaces; the
+    type of the value selects the space:
 
-    * ``'encoder'`` (default; the paper's description): CLIP text-encoder
-      features of the caption and of each class prompt, ``[B, E]`` /
-      ``[C, E]``. The paper's :math:`\Delta` compares the caption with
-      the instance prompt tokens :math:`o_i|_m^M` only (context positions
-      m onwards); here the whole prompt's feature is compared (its
-      end-of-text token attends to every position), so every context
-      token, the general ones included, gets the CSE gradient.
-    * ``'token'`` (the released code): token embeddings of the caption
-      (``[B, L, W]``) against the prompt sequence shifted by
+    * :class:`~mmltml.structures.head_inputs.CaptionFeatures`
+      (``head_inputs=dict(captions=dict(type='CaptionFeaturesInput'))``;
+      the paper's description): CLIP text-encoder features of the caption
+      and of each class prompt, ``[B, E]`` / ``[C, E]``. The paper's
+      :math:`\Delta` compares the caption with the instance prompt tokens
+      :math:`o_i|_m^M` only (context positions m onwards); here the whole
+      prompt's feature is compared (its end-of-text token attends to
+      every position), so every context token, the general ones included,
+      gets the CSE gradient.
+    * :class:`~mmltml.structures.head_inputs.CaptionTokens`
+      (``type='CaptionTokensInput'``; the released code): token embeddings
+      of the caption (``[B, L, W]``) against the prompt sequence shifted by
       ``token_shift`` positions (the released code's alignment), so the
       caption's start is compared with context token ``token_shift - 1``
       onwards (the instance tokens). ``token_caption_mask=True`` uses the
@@ -57,15 +68,12 @@ class CLIPPromptHead(MultiLabelClsHead):
     ``cse_active_neg``.
 
     Predictions carry ``pred_score = sigmoid(logits)`` (for thresholds) and
-    the fp32 logits themselves as ``pred_logits``
-    (:data:`~mmltml.models.heads.logits.PRED_LOGITS`): with CLIP's logit
-    scale 100 the fp32 sigmoid is exactly 1.0 for most classes, so
-    rankings (``GroupMAP``) use the logits.
+    the fp32 logits themselves as ``pred_logits``, which rankings
+    (``GroupMAP``) use (:mod:`mmltml.models.heads.logits` says why).
 
     Args:
         loss: classification loss config.
         cse_loss: CSE loss config (``type='CSELoss'``) or ``None``.
-        cse_space: ``'encoder'`` or ``'token'``.
         lambda_cls: weight ``lambda`` of the classification loss.
         token_shift: prompt shift ``m`` of the token space.
         token_caption_mask: token space only: compare the caption's
@@ -80,7 +88,6 @@ class CLIPPromptHead(MultiLabelClsHead):
     def __init__(self,
                  loss: dict = dict(type='CrossEntropyLoss', use_sigmoid=True),
                  cse_loss: Optional[dict] = None,
-                 cse_space: str = 'encoder',
                  lambda_cls: float = 0.5,
                  token_shift: int = 2,
                  token_caption_mask: bool = True,
@@ -89,14 +96,10 @@ class CLIPPromptHead(MultiLabelClsHead):
                  topk: Optional[int] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(loss=loss, thr=thr, topk=topk, init_cfg=init_cfg)
-        if cse_space not in ('encoder', 'token'):
-            raise ValueError(f"cse_space must be 'encoder' or 'token', "
-                             f'got {cse_space!r}')
         self.cse_module = None
         if cse_loss is not None:
             self.cse_module = (cse_loss if isinstance(cse_loss, nn.Module)
                                else MODELS.build(cse_loss))
-        self.cse_space = cse_space
         self.lambda_cls = lambda_cls
         self.token_shift = token_shift
         self.token_caption_mask = token_caption_mask
@@ -105,10 +108,12 @@ class CLIPPromptHead(MultiLabelClsHead):
                              f'{logit_scale!r}')
         self.logit_scale = logit_scale
 
-    @property
-    def needs_captions(self) -> bool:
-        """Whether :meth:`loss` needs the batch's captions (CSE loss)."""
-        return self.cse_module is not None
+    def head_input_requests(self) -> Tuple[HeadInputRequest, ...]:
+        """``captions`` (either space) when the head has a CSE loss."""
+        if self.cse_module is None:
+            return ()
+        return (HeadInputRequest('captions',
+                                 (CaptionFeatures, CaptionTokens)), )
 
     def pre_logits(
             self, feats: CLIPPromptFeatures
@@ -133,31 +138,19 @@ class CLIPPromptHead(MultiLabelClsHead):
             text_feats = F.normalize(text_feats.float(), dim=-1)
             return logit_scale.float() * image_feats @ text_feats.t()
 
-    def _get_predictions(self, cls_score: torch.Tensor,
-                         data_samples: Optional[List[DataSample]]
-                         ) -> List[DataSample]:
-        """mmpretrain's predictions (``pred_score``, ``pred_label``) plus
-        the fp32 logits as ``pred_logits``."""
-        data_samples = super()._get_predictions(cls_score, data_samples)
-        return attach_logits(data_samples, cls_score)
-
     def loss(self,
              feats: CLIPPromptFeatures,
              data_samples: List[DataSample],
-             captions: Optional[Tuple[torch.Tensor, ...]] = None,
+             captions: Optional[Captions] = None,
              **kwargs) -> Dict[str, torch.Tensor]:
-        """Losses of a batch; ``captions`` are the caption embeddings from
-        the classifier (``(feats,)`` or ``(token_embeds, mask)``)."""
+        """Losses of a batch; ``captions`` (the head input the CSE loss
+        requests) are :class:`CaptionFeatures` or :class:`CaptionTokens`."""
         cls_score = self(feats)
         target = self._targets(data_samples, cls_score)
         loss_cls = self.loss_module(
             cls_score, target, avg_factor=cls_score.size(0), **kwargs)
         if self.cse_module is None:
             return dict(loss=loss_cls)
-        if captions is None:
-            raise ValueError('The CSE loss needs the captions of the batch: '
-                             "add 'caption' to PackInputs' algorithm_keys "
-                             'and give the dataset a caption_file.')
         loss_cse, stats = self._cse(feats, captions, target)
         return dict(
             loss_cls=self.lambda_cls * loss_cls,
@@ -176,17 +169,26 @@ class CLIPPromptHead(MultiLabelClsHead):
             for s in data_samples
         ]).float().to(cls_score.device)
 
-    def _cse(self, feats: CLIPPromptFeatures,
-             captions: Tuple[torch.Tensor, ...],
+    def _cse(self, feats: CLIPPromptFeatures, captions: Captions,
              target: torch.Tensor) -> Tuple[torch.Tensor, dict]:
-        """CSE loss and its statistics (``CSELoss(return_stats=True)``)."""
-        if self.cse_space == 'encoder':
-            return self.cse_module(feats.text_feats, captions[0], target,
+        """CSE loss and its statistics (``CSELoss(return_stats=True)``), in
+        the space of the captions' type."""
+        if isinstance(captions, CaptionFeatures):
+            return self.cse_module(feats.text_feats, captions.feats, target,
                                    return_stats=True)
+        if not isinstance(captions, CaptionTokens):
+            raise TypeError(
+                'The CSE loss takes captions=CaptionFeatures or '
+                f'CaptionTokens, got {type(captions).__name__} (see '
+                'mmltml.structures.head_inputs).')
         prompts = feats.prompt_embeds
         if prompts is None:
-            raise ValueError("cse_space='token' needs learnable prompts")
-        token_embeds, mask = captions
+            raise ValueError(
+                'The token-space CSE loss (CaptionTokens) needs the prompt '
+                'embeddings [C, L, W]: learnable prompts, not encoded in '
+                "chunks (set the backbone's text_chunk_size=0 for many "
+                'classes)')
+        token_embeds, mask = captions.embeds, captions.mask
         shift = self.token_shift
         length = min(prompts.shape[1] - shift, token_embeds.shape[1])
         mask = mask[:, :length] if self.token_caption_mask else None

@@ -6,14 +6,15 @@ import torch
 import torch.nn as nn
 from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
-from mmpretrain.structures import DataSample
 
+from mmltml.structures.class_dependent import ClassDependent, ClassField
+from ..text_embeds import ClassTextEmbeds
 from ..utils.vsi_block import VSIBlock
-from .logits import attach_logits
+from .logits import PredLogitsMixin
 
 
 @MODELS.register_module()
-class VSIHead(MultiLabelClsHead):
+class VSIHead(PredLogitsMixin, MultiLabelClsHead, ClassDependent):
     r"""Visual-semantic interaction head of CPRFL.
 
     Category-Prompt Refined Feature Learning (CPRFL, Yan et al., ACM MM 2024,
@@ -33,36 +34,33 @@ class VSIHead(MultiLabelClsHead):
     - scores (Eq. 6) :math:`s_i = \langle P'_i, P_i \rangle`: the dot product
       of each refined prompt with its own prompt. No scale, no bias; the
       sigmoid is applied by the loss and in :meth:`predict`, which also
-      keeps the fp32 scores themselves as ``pred_logits`` (what
-      ``GroupMAP`` ranks by: the fp32 sigmoid saturates at 1.0 above
-      about 16.6).
+      keeps the scores as ``pred_logits``
+      (:mod:`mmltml.models.heads.logits` says why).
 
     The prompts receive gradients through both the VSI input and the
     classifier of Eq. 6 (the paper's "dual-path back-propagation" is this
     plain joint autograd). ``no_cls_grad`` / ``no_feature_grad`` cut one
     path each, as the official ablation switches do.
 
-    The text embeddings :math:`T` come from one source, ``text_embeds``: a
-    config of a registered source (:mod:`mmltml.models.text_embeds`;
-    fragments in ``configs/_base_/text_embeds/``) or a tensor ``[C, m]``:
+    The text embeddings :math:`T` are the submodule ``text_embeds``, a
+    :class:`~mmltml.models.text_embeds.ClassTextEmbeds` built from the
+    argument ``text_embeds``: a config of a registered source
+    (:mod:`mmltml.models.text_embeds`; fragments in
+    ``configs/_base_/text_embeds/``) or a tensor ``[C, m]``:
 
     - ``CLIPClassTextEmbeds``: a frozen open_clip text encoder run once on
       the class prompts (the paper), or with ``trainable=True`` the text
-      tower as the submodule ``text_encoder``, recomputed every forward
-      pass with trainable weights (the official code);
+      tower, recomputed every forward pass with trainable weights (the
+      official code);
     - ``RandomTextEmbeds``: fixed N(0, 1) vectors, the paper's random
       initialisation of Fig. 3 (the PI network alone makes the prompts);
     - ``FileTextEmbeds``: a ``.pt`` tensor or ``.npy`` array.
 
-    Frozen embeddings are kept in the persistent buffer ``text_embeds``, so
-    checkpoints carry them, and no CLIP model is kept. CLIP is run in
-    :meth:`init_weights` (what mmengine's runner calls before training),
-    not at construction: a model built for testing and filled from a
-    checkpoint never builds or downloads CLIP. A head that is neither
-    initialised nor loaded runs it at its first forward pass. The
-    trainable text tower's architecture is built at construction and its
-    pretrained weights are loaded by :meth:`init_weights` (a checkpoint
-    holds the trained ones).
+    ``ClassTextEmbeds`` owns their lifecycle: frozen embeddings in a
+    persistent buffer, CLIP run in ``init_weights`` or not at all when a
+    checkpoint holds its output, the trainable tower's pretrained weights
+    kept from the head's ``init_cfg``. Checkpoints written before it
+    (keys ``text_embeds``, ``text_encoder.*``) load as they are.
 
     The default loss is the plugin's ``CPRFLAsymmetricLoss`` (CPRFL's ASL:
     gamma- 4, gamma+ 0, clip 0.05, focusing weight detached, mean over
@@ -97,9 +95,9 @@ class VSIHead(MultiLabelClsHead):
             ``dict(type='CPRFLAsymmetricLoss')``.
         thr (float, optional): Score threshold of positive predictions.
         topk (int, optional): Number of positive predictions.
-        init_cfg (dict, optional): Initialisation of the head's layers; it
-            never reaches the CLIP text encoder. Defaults to None (PyTorch
-            default initialisation, as in the official code).
+        init_cfg (dict, optional): Initialisation of the head's layers; a
+            pretrained CLIP text tower keeps its weights. Defaults to None
+            (PyTorch default initialisation, as in the official code).
 
     Examples:
         >>> import torch
@@ -143,98 +141,20 @@ class VSIHead(MultiLabelClsHead):
         self.query_mode = query_mode
         self.no_cls_grad = no_cls_grad
         self.no_feature_grad = no_feature_grad
-        self.text_dims = self._init_text_embeds(text_embeds)
+        self.text_embeds = ClassTextEmbeds(text_embeds, num_classes)
+        self.register_load_state_dict_pre_hook(_load_legacy_text_keys)
 
         self.phi = nn.Linear(in_channels, embed_dims)
         hidden_dims = int(embed_dims * pi_ratio)
         self.prompt_init = nn.Sequential(
-            nn.Linear(self.text_dims, hidden_dims), nn.GELU(),
+            nn.Linear(self.text_embeds.dims, hidden_dims), nn.GELU(),
             nn.Linear(hidden_dims, embed_dims))
         self.vsi = VSIBlock(embed_dims, num_heads, head_dims, mlp_dims,
                             dropout, residual)
 
-    def _init_text_embeds(self, text_embeds: Union[dict, torch.Tensor]
-                          ) -> int:
-        """Set up the inputs of the PI network (a frozen ``text_embeds``
-        buffer or a trainable ``text_encoder``); return their width. A
-        deferred source waits for :meth:`init_weights` (``_pending_text``,
-        kept out of the module tree)."""
-        self.register_load_state_dict_pre_hook(_loaded_from_checkpoint)
-        object.__setattr__(self, '_pending_text', None)
-        if isinstance(text_embeds, torch.Tensor):
-            embeds = self._checked_embeds(text_embeds, 'text_embeds')
-            self.register_buffer('text_embeds', embeds, persistent=True)
-            return embeds.shape[-1]
-        if not isinstance(text_embeds, dict):
-            raise TypeError(
-                'text_embeds must be a text-embeddings config dict (e.g. '
-                "dict(type='CLIPClassTextEmbeds', classnames=...)) or a "
-                f'[C, m] tensor, got {type(text_embeds).__name__}')
-        source = MODELS.build(
-            text_embeds, default_args=dict(num_classes=self.num_classes))
-        if source.num_classes != self.num_classes:
-            raise ValueError(
-                f'text_embeds has num_classes={source.num_classes}, the '
-                f'head num_classes={self.num_classes}')
-        if source.deferred:
-            object.__setattr__(self, '_pending_text', source)
-        if source.trainable:
-            self.text_encoder = source
-            return source.dims
-        embeds = (torch.zeros(self.num_classes, source.dims)
-                  if source.deferred else self._checked_embeds(
-                      source(), type(source).__name__, source.dims))
-        self.register_buffer('text_embeds', embeds, persistent=True)
-        return source.dims
-
-    def _checked_embeds(self,
-                        embeds: torch.Tensor,
-                        what: str,
-                        dims: Optional[int] = None) -> torch.Tensor:
-        """``embeds`` detached in fp32 on the CPU, if it has shape
-        ``[C, m]`` (``m = dims`` when given)."""
-        embeds = embeds.detach().float().cpu()
-        shape = [self.num_classes, embeds.size(-1) if dims is None else dims]
-        if list(embeds.shape) != shape:
-            width = 'm' if dims is None else dims
-            raise ValueError(f'{what}: text embeddings must have shape '
-                             f'[{self.num_classes}, {width}], got '
-                             f'{list(embeds.shape)}')
-        return embeds
-
-    @torch.no_grad()
-    def _init_text(self) -> None:
-        """Run the deferred text source once: copy its embeddings into the
-        buffer, or load the trainable tower's pretrained weights."""
-        source, self._pending_text = self._pending_text, None
-        if source is None:
-            return
-        if source.trainable:
-            source.load_pretrained()
-            return
-        self.text_embeds.copy_(
-            self._checked_embeds(source(), type(source).__name__,
-                                 source.dims))
-
-    def init_weights(self) -> None:
-        """Initialise the head (``init_cfg`` never touches CLIP weights),
-        then run CLIP: compute the text embeddings or load the text
-        encoder's pretrained weights."""
-        text_encoder = self._modules.pop('text_encoder', None)
-        try:
-            super().init_weights()
-        finally:
-            if text_encoder is not None:
-                self._modules['text_encoder'] = text_encoder
-        self._init_text()
-
     def class_prompts(self) -> torch.Tensor:
         """The class prompts P = PI(T) (Eq. 2), shape ``[C, d]``."""
-        if self._pending_text is not None:  # neither initialised nor loaded
-            self._init_text()
-        if hasattr(self, 'text_encoder'):
-            return self.prompt_init(self.text_encoder())
-        return self.prompt_init(self.text_embeds)
+        return self.prompt_init(self.text_embeds())
 
     def _visual_tokens(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
         """The last feature map as tokens ``phi(X)``, ``[B, N, d]``."""
@@ -270,20 +190,21 @@ class VSIHead(MultiLabelClsHead):
             prompts = prompts.detach()
         return (refined * prompts).sum(dim=-1)
 
-    def _get_predictions(self, cls_score: torch.Tensor,
-                         data_samples: Optional[List[DataSample]]
-                         ) -> List[DataSample]:
-        """mmpretrain's predictions (``pred_score``, ``pred_label``) plus
-        the fp32 scores of Eq. 6 as ``pred_logits``."""
-        data_samples = super()._get_predictions(cls_score, data_samples)
-        return attach_logits(data_samples, cls_score)
+    def class_fields(self) -> List[ClassField]:
+        """``num_classes`` (its text embeddings are checked against it
+        when built)."""
+        return [ClassField('num_classes', self.num_classes)]
 
 
-def _loaded_from_checkpoint(module: VSIHead, state_dict: dict, prefix: str,
-                            *args) -> None:
-    """Load pre-hook: a checkpoint that holds the text embeddings (or the
-    text encoder) makes the deferred CLIP run unnecessary."""
-    key = (f'{prefix}text_encoder.' if hasattr(module, 'text_encoder') else
-           f'{prefix}text_embeds')
-    if any(k.startswith(key) for k in state_dict):
-        module._pending_text = None
+def _load_legacy_text_keys(module: VSIHead, state_dict: dict, prefix: str,
+                           *args) -> None:
+    """Load pre-hook: checkpoints written before the text embeddings
+    became a :class:`ClassTextEmbeds` held the buffer ``text_embeds`` or
+    the trainable tower ``text_encoder`` on the head itself."""
+    old, new = f'{prefix}text_embeds', f'{prefix}text_embeds.embeds'
+    if old in state_dict:
+        state_dict[new] = state_dict.pop(old)
+    old = f'{prefix}text_encoder.'
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[f'{prefix}text_embeds.source.{key[len(old):]}'] = \
+            state_dict.pop(key)

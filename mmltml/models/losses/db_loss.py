@@ -16,6 +16,11 @@ Re-weighting ``reweight_func`` (weights :math:`w_{ki}`):
   :math:`r_{ki} = (1/n_i) / R^k` for *every* class (positives and negatives),
   smoothed as :math:`\hat r_{ki} = \alpha + \sigma(\beta (r_{ki} - \mu))`
   (``map_param=dict(alpha, beta, gamma=mu)``);
+- ``'class_static'`` (LT-GCN's modified DB-Focal, ref-labelgcn §4.2): the
+  smoothing map applied to the class-wise inverse proportion instead of the
+  sample-wise ratio, :math:`w_i = \alpha + \sigma(\beta (N/n_i - \mu))`,
+  static per class and the same for positives and negatives (LT-GCN:
+  :math:`\alpha = 0.1`, :math:`\beta = 0.01`, :math:`\mu = 0`);
 - ``'inv'`` / ``'sqrt_inv'``: :math:`w_i = N / n_i` or :math:`\sqrt{N/n_i}`,
   for both the positive and the negative term of class :math:`i`;
 - ``'CB'`` (class-balanced, Cui et al. 2019), :math:`e(n) = (1-\beta_{CB}) /
@@ -34,6 +39,13 @@ then (only if ``neg_scale`` is a key) :math:`s' = y s + (1-y) \lambda s` and
 :math:`w' = y w + (1-y) w / \lambda`. The bias therefore enters negatives as
 :math:`\kappa\,\mathrm{logit}(p_i)`. An empty dict disables NTR.
 
+Positive scale ``logit_reg=dict(..., pos_scale=pi)`` (HP-DVAL's "DB*", IEEE
+TIP 2025, ref-hpdval §2.1): :math:`s' = y \pi s + (1-y) \lambda s` with the
+weights unchanged. The released code uses a constant :math:`\pi` (5
+COCO-LT, 10 VOC-LT) with ``focal_reduction='batch'``;
+``pos_scale='freq_ratio'`` is the paper's Eq. 14-15 instead, a per-class
+:math:`\pi_i = n_i / \max_j n_j` (not in the released code).
+
 Loss per element, :math:`\ell = \mathrm{BCE}(s', y)`:
 
 - focal off: :math:`w' \ell`;
@@ -49,18 +61,20 @@ parts are named as in the ECCV 2020 paper; the formulas follow the official
 code, which is authoritative where the paper differs (e.g. the sign and the
 1/lambda of the prior bias).
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
-from .utils import (autocast_off, check_reduction, compute_dtype,
-                    reduce_elementwise, require_positive_counts,
-                    resolve_class_stats)
+from mmltml.structures.class_dependent import ClassDependent, ClassField
+from .utils import (autocast_off, check_reduction, class_stats_fields,
+                    compute_dtype, reduce_elementwise,
+                    require_positive_counts, resolve_class_stats)
 
-REWEIGHT_FUNCS = (None, 'inv', 'sqrt_inv', 'rebalance', 'CB')
+REWEIGHT_FUNCS = (None, 'inv', 'sqrt_inv', 'rebalance', 'CB',
+                  'class_static')
 CB_MODES = ('by_class', 'average_n', 'average_w', 'min_n')
 WEIGHT_NORMS = (None, 'by_instance', 'by_batch')
 FOCAL_REDUCTIONS = ('element', 'batch')
@@ -141,6 +155,9 @@ def resample_weight(label: torch.Tensor,
         weight = train_num / class_freq
         if reweight_func == 'sqrt_inv':
             weight = torch.sqrt(weight)
+    elif reweight_func == 'class_static':
+        weight = map_param['alpha'] + torch.sigmoid(
+            map_param['beta'] * (train_num / class_freq - map_param['gamma']))
     elif reweight_func == 'rebalance':
         weight = rebalance_weight(label, class_freq, map_param['alpha'],
                                   map_param['beta'], map_param['gamma'])
@@ -161,9 +178,12 @@ def resample_weight(label: torch.Tensor,
 def negative_tolerant_regularization(
         cls_score: torch.Tensor, label: torch.Tensor,
         weight: Optional[torch.Tensor], logit_reg: dict,
-        init_bias: Optional[torch.Tensor]
+        init_bias: Optional[torch.Tensor],
+        pos_scale: Optional[Union[float, torch.Tensor]] = None
 ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-    """NTR: add the class prior ``init_bias`` and scale the negatives.
+    """NTR: add the class prior ``init_bias``, scale the positives by
+    ``pos_scale`` (HP-DVAL's DB*; a number or a (C,) tensor) and the
+    negatives by ``neg_scale``.
 
     Without a re-weighting, the negatives' weight 1/lambda is applied to
     unit weights (the official code raises a TypeError there). Returns new
@@ -171,6 +191,8 @@ def negative_tolerant_regularization(
     """
     if 'init_bias' in logit_reg:
         cls_score = cls_score + init_bias
+    if pos_scale is not None:
+        cls_score = cls_score * label * pos_scale + cls_score * (1 - label)
     if 'neg_scale' in logit_reg:
         scale = logit_reg['neg_scale']
         if weight is None:
@@ -232,8 +254,11 @@ def db_loss(cls_score: torch.Tensor,
     resample = resample_weight(label, reweight_func, class_freq, train_num,
                                map_param, CB_loss, weight_norm)
     if logit_reg:
+        pos_scale = logit_reg.get('pos_scale')
+        if pos_scale == 'freq_ratio':
+            pos_scale = class_freq / class_freq.max()
         cls_score, resample = negative_tolerant_regularization(
-            cls_score, label, resample, logit_reg, init_bias)
+            cls_score, label, resample, logit_reg, init_bias, pos_scale)
     loss = db_elementwise_loss(cls_score, label, resample, focal,
                                focal_reduction)
     return reduce_elementwise(loss, weight, reduction, avg_factor)
@@ -260,9 +285,15 @@ def _checked_keys(name: str, value: dict, keys: Sequence[str],
 
 def _check_logit_reg(logit_reg: Optional[dict]) -> dict:
     logit_reg = _checked_keys('logit_reg', logit_reg or {},
-                              ('neg_scale', 'init_bias'), all_keys=False)
+                              ('neg_scale', 'init_bias', 'pos_scale'),
+                              all_keys=False)
     if logit_reg.get('neg_scale', 1.0) <= 0:
         raise ValueError('logit_reg neg_scale must be positive')
+    pos_scale = logit_reg.get('pos_scale', 1.0)
+    if pos_scale != 'freq_ratio' and (isinstance(pos_scale, str)
+                                      or pos_scale <= 0):
+        raise ValueError(f"logit_reg pos_scale must be a positive number or "
+                         f"'freq_ratio', got {pos_scale!r}")
     return logit_reg
 
 
@@ -281,7 +312,7 @@ def _check_choices(reweight_func: Optional[str], weight_norm: Optional[str],
 
 
 @MODELS.register_module()
-class DBLoss(nn.Module):
+class DBLoss(nn.Module, ClassDependent):
     r"""Distribution-balanced loss family, as the official ``ResampleLoss``.
 
     See the module docstring for the equations. Each option is one
@@ -304,6 +335,13 @@ class DBLoss(nn.Module):
             _base_.db_focal_coco_lt_loss,
             class_stats=dict(ann_file='data/coco/coco_lt_train.txt',
                              label_file='data/coco/coco_labels.txt'))))
+
+    Variants of later papers are options of the same loss (fragments in
+    ``configs/_base_/losses/``): HP-DVAL's DB* (``logit_reg`` ``pos_scale``
+    with ``focal_reduction='batch'``, ``hpdval-db_{coco,voc}-lt.py``) and
+    LT-GCN's modified DB-Focal (``reweight_func='class_static'``,
+    ``lt-gcn-db-focal_{coco,voc}-lt.py``; mean over the elements, where the
+    official code sums them, B x C times larger).
 
     Reduction under mmpretrain heads: ``MultiLabelClsHead`` calls
     ``loss(cls_score, target, avg_factor=B)``. By default ``avg_factor`` is
@@ -337,14 +375,16 @@ class DBLoss(nn.Module):
             :func:`mmltml.datasets.class_stats.load_class_stats` (its
             ``class_freq`` and ``num_images`` are used).
         reweight_func (str | None): None (default), 'inv', 'sqrt_inv',
-            'rebalance' or 'CB'.
+            'rebalance', 'CB' or 'class_static' (LT-GCN).
         focal (dict): ``focal`` (bool), ``gamma``, ``balance_param``.
             Defaults to ``dict(focal=True, gamma=2, balance_param=2.0)``.
         logit_reg (dict, optional): NTR; keys ``neg_scale`` (lambda) and/or
-            ``init_bias`` (kappa); ``{}`` or None (default) disables it.
+            ``init_bias`` (kappa), and ``pos_scale`` (pi, a number or
+            ``'freq_ratio'``; HP-DVAL's DB*); ``{}`` or None (default)
+            disables it.
         map_param (dict): ``alpha``, ``beta``, ``gamma`` (mu) of
-            'rebalance'. Defaults to ``dict(alpha=0.1, beta=10.0,
-            gamma=0.2)`` (COCO-LT).
+            'rebalance' and 'class_static'. Defaults to
+            ``dict(alpha=0.1, beta=10.0, gamma=0.2)`` (COCO-LT).
         CB_loss (dict): ``CB_beta`` and ``CB_mode`` ('by_class',
             'average_n', 'average_w', 'min_n'). Defaults to
             ``dict(CB_beta=0.9, CB_mode='average_w')``.
@@ -404,16 +444,19 @@ class DBLoss(nn.Module):
     def _check_stats(self, freq: Optional[torch.Tensor],
                      num: Optional[int]) -> None:
         uses_bias = 'init_bias' in self.logit_reg
-        if self.reweight_func is None and not uses_bias:
+        uses_ratio = self.logit_reg.get('pos_scale') == 'freq_ratio'
+        if self.reweight_func is None and not (uses_bias or uses_ratio):
             return
         what = (f"reweight_func={self.reweight_func!r}"
-                if self.reweight_func else 'logit_reg init_bias')
+                if self.reweight_func else 'logit_reg init_bias' if uses_bias
+                else "logit_reg pos_scale='freq_ratio'")
         if freq is None:
             raise ValueError(f'DBLoss with {what} needs class statistics: '
                              'pass class_freq (and train_num) or '
                              'class_stats')
         require_positive_counts(freq, f'DBLoss with {what}')
-        needs_num = uses_bias or self.reweight_func in ('inv', 'sqrt_inv')
+        needs_num = uses_bias or self.reweight_func in ('inv', 'sqrt_inv',
+                                                        'class_static')
         if needs_num and num is None:
             raise ValueError(f'DBLoss with {what} needs train_num (N), or '
                              'class_stats with num_images')
@@ -421,6 +464,10 @@ class DBLoss(nn.Module):
             full = torch.nonzero(freq >= num).flatten().tolist()
             raise ValueError(f'logit_reg init_bias needs n_i < N; classes '
                              f'{full} occur in every training image')
+
+    def class_fields(self) -> List[ClassField]:
+        """``class_freq`` (with ``train_num``), when given."""
+        return class_stats_fields(self.class_freq, self.train_num)
 
     def forward(self,
                 cls_score: torch.Tensor,

@@ -5,18 +5,20 @@ import torch.nn as nn
 
 
 class BaseTextEmbeds(nn.Module):
-    """A source of the class text embeddings :math:`T \\in R^{C \\times m}`
-    that :class:`~mmltml.models.heads.VSIHead` maps to class prompts.
+    """A source of the class text embeddings :math:`T \\in R^{C \\times m}`.
 
-    Calling the module returns the embeddings ``[C, m]`` (fp32).
+    Calling the module computes the embeddings ``[C, m]`` (fp32). Heads do
+    not call a source themselves: they hold a
+    :class:`~mmltml.models.text_embeds.ClassTextEmbeds`, which builds the
+    source and decides when to run it from these flags:
 
-    - ``trainable`` sources are part of the model: the head keeps them as
-      its submodule ``text_encoder`` and calls them every forward pass.
-    - The others are called once; the head keeps the result in its
-      persistent buffer ``text_embeds``.
-    - ``deferred`` sources cost a CLIP build: the head calls them (or, when
-      trainable, their ``load_pretrained``) in ``init_weights`` or at its
-      first forward pass, never when a checkpoint fills it first.
+    - ``trainable`` sources are part of the model (their weights are saved
+      and trained) and are called at every forward pass.
+    - The others are called once; their result is kept in a buffer.
+    - ``deferred`` sources cost a CLIP build: they are called (or, when
+      trainable, their ``load_pretrained``) in ``init_weights`` or at the
+      first forward pass, never when a checkpoint fills the buffer (or the
+      tower) first.
 
     Args:
         num_classes (int): Number of classes C (set by the head).
@@ -34,6 +36,11 @@ class BaseTextEmbeds(nn.Module):
     def forward(self) -> torch.Tensor:
         """The class text embeddings, shape ``[C, m]``."""
         raise NotImplementedError
+
+    def load_pretrained(self) -> None:
+        """Load the pretrained weights of a trainable, deferred source."""
+        raise NotImplementedError(
+            f'{type(self).__name__} has no pretrained weights to load')
 
     def extra_repr(self) -> str:
         return f'num_classes={self.num_classes}, dims={self.dims}'

@@ -23,14 +23,16 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
     not L2-normalised (``_`` in a class name becomes a space).
 
     - Frozen (default, CPRFL's paper): the embeddings are computed once; the
-      CLIP model is built for that call only (a ``deferred`` source: the
-      head calls it in ``init_weights``, so a head filled from a checkpoint
-      never builds CLIP). The global RNG is left as it was.
-    - ``trainable=True`` (CPRFL's official code): the text tower is the
-      submodule ``clip`` (image tower dropped, logit scale frozen), built
-      at construction with random weights; :meth:`load_pretrained` loads
-      ``clip_pretrained`` into it, and every call recomputes the
-      embeddings with gradients.
+      CLIP model is built for that call only (a ``deferred`` source:
+      :class:`~mmltml.models.text_embeds.ClassTextEmbeds` calls it in
+      ``init_weights``, so a head filled from a checkpoint never builds
+      CLIP). The global RNG is left as it was.
+    - ``trainable=True`` (CPRFL's official code, LM-CLIP): the text tower
+      is the submodule ``clip`` (image tower dropped, logit scale frozen),
+      built at construction with random weights; :meth:`load_pretrained`
+      loads ``clip_pretrained`` into it, and every call recomputes the
+      embeddings with gradients. :meth:`encode_texts` runs other texts
+      (e.g. per-image captions) through the same tower.
 
     Args:
         num_classes (int): Number of classes C (set by the head).
@@ -86,6 +88,7 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
             if isinstance(param, nn.Parameter):
                 param.requires_grad_(False)
         self.clip = clip_model
+        self.tokenizer = tokenizer
         self.register_buffer('tokens', tokenizer(self.prompts),
                              persistent=False)
 
@@ -98,6 +101,15 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
                 **self.clip_source)
             return clip_model.eval().encode_text(
                 tokenizer(self.prompts), normalize=False).float()
+
+    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """Features ``[N, m]`` (fp32, not normalised) of any texts through
+        the trainable text tower, with gradients."""
+        if not self.trainable:
+            raise RuntimeError('encode_texts needs trainable=True: a frozen '
+                               'CLIPClassTextEmbeds keeps no text tower')
+        tokens = self.tokenizer(list(texts)).to(self.tokens.device)
+        return self.clip.encode_text(tokens, normalize=False).float()
 
     @torch.no_grad()
     def load_pretrained(self) -> None:

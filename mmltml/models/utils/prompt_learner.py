@@ -1,13 +1,29 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """CoOp prompt learner (Zhou et al., IJCV 2022), as LMPT uses it."""
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+from mmpretrain.registry import MODELS
 
-from .clip_text import check_text_tower, eot_positions
+from .chunked_text import chunked_encode
+from .clip_text import check_text_tower, encode_text_embeddings, eot_positions
 
 
+class PromptFeatures(NamedTuple):
+    """Class prompts and their text features (:meth:`PromptLearner.encode`).
+
+    Attributes:
+        text_feats (Tensor): Text features ``[C, E]`` (fp32, not
+            normalised): the projected end-of-text token.
+        prompt_embeds (Tensor): Prompt token embeddings ``[C, L, W]``.
+    """
+
+    text_feats: torch.Tensor
+    prompt_embeds: torch.Tensor
+
+
+@MODELS.register_module()
 class PromptLearner(nn.Module):
     """Learnable context tokens in front of each class name.
 
@@ -16,6 +32,24 @@ class PromptLearner(nn.Module):
     end, LMPT Eq. 1), where ``V_1..V_M`` are learnable vectors of the text
     tower's width and everything else is the frozen token embedding of
     ``"X X ... X <classname>."``.
+
+    Any module with an open_clip text tower builds as many as it needs
+    (e.g. HP-DVAL's global and local prompts) from configs, giving the
+    tower, its tokenizer and the class names::
+
+        self.prompts = MODELS.build(
+            dict(type='PromptLearner', n_ctx=4, ctx_init='a photo of a',
+                 class_specific=False),
+            default_args=dict(clip=clip, tokenizer=tokenizer,
+                              classnames=classnames))
+        text_feats, prompt_embeds = self.prompts.encode(clip)
+
+    The learner keeps only its context (``ctx``, the one parameter) and
+    the prompt tokens; it never holds the CLIP model, so the tower it is
+    encoded with (frozen or trainable) is its owner's. The frozen tokens
+    are looked up without gradients (CoOp's fixed prefix and suffix): a
+    trainable tower's transformer learns through the prompts, its token
+    embedding does not.
 
     Args:
         clip: an open_clip ``CLIP`` (only its ``token_embedding`` is read).
@@ -93,10 +127,62 @@ class PromptLearner(nn.Module):
         ``token_embedding`` at every call, so they always match the CLIP
         weights in use (e.g. after loading a checkpoint).
         """
-        ctx = self.ctx
+        return self.assemble(token_embedding, self.tokens, self.ctx)
+
+    def assemble(self, token_embedding: nn.Embedding, tokens: torch.Tensor,
+                 ctx: torch.Tensor) -> torch.Tensor:
+        """Prompt embeddings [n, L, W] of the classes whose frozen token ids
+        are ``tokens`` [n, L] (rows of :attr:`tokens`) with the context
+        ``ctx``: their rows of a class-specific context [n, M, W], or a
+        shared one [M, W]. :meth:`forward` is all classes; the chunked text
+        encoder builds one chunk of classes at a time."""
         if not self.class_specific:
-            ctx = ctx.unsqueeze(0).expand(self.num_classes, -1, -1)
+            ctx = ctx.unsqueeze(0).expand(tokens.shape[0], -1, -1)
         with torch.no_grad():
-            frozen = token_embedding(self.tokens).to(ctx.dtype)
+            frozen = token_embedding(tokens).to(ctx.dtype)
         return torch.cat(
             [frozen[:, :1], ctx, frozen[:, 1 + self.n_ctx:]], dim=1)
+
+    def encode(self, clip: nn.Module, truncate: bool = True) -> PromptFeatures:
+        """The prompts and their features through ``clip``'s text tower
+        (LMPT Eq. 2: the projected end-of-text token).
+
+        Args:
+            clip: the open_clip ``CLIP`` whose text tower encodes them.
+            truncate: run the tower only up to the last end-of-text
+                position (exact under the causal mask; see
+                :mod:`mmltml.models.utils.clip_text`).
+        """
+        prompts = self(clip.token_embedding)
+        feats = encode_text_embeddings(clip, prompts, self.eot, truncate)
+        return PromptFeatures(feats.float(), prompts)
+
+    def encode_chunked(self, clip: nn.Module, truncate: bool,
+                       chunk_size: int) -> torch.Tensor:
+        """Text features [C, E] (fp32) of the prompts through ``clip``'s
+        text tower, ``chunk_size`` classes at a time
+        (:func:`~mmltml.models.utils.chunked_text.chunked_encode`): the
+        memory of one chunk, the exact gradients of the context (its rows
+        for a class-specific context) and of any tower weight that requires
+        grad. The prompt embeddings [C, L, W] are never held whole.
+
+        Args:
+            clip: the open_clip ``CLIP`` whose text tower encodes them.
+            truncate: run each chunk only up to its last end-of-text
+                position (exact under the causal mask).
+            chunk_size: classes per chunk.
+        """
+        rows = [self.tokens, self.eot]
+        params = [p for p in clip.parameters() if p.requires_grad]
+        if self.class_specific:
+            rows.append(self.ctx)
+        else:
+            params.append(self.ctx)
+
+        def encode(tokens: torch.Tensor, eot: torch.Tensor,
+                   ctx: torch.Tensor = self.ctx) -> torch.Tensor:
+            prompts = self.assemble(clip.token_embedding, tokens, ctx)
+            return encode_text_embeddings(clip, prompts, eot,
+                                          truncate).float()
+
+        return chunked_encode(encode, rows, chunk_size, params)

@@ -1,0 +1,19 @@
+# LM-CLIP's balanced asymmetric loss (BAL), the settings of the official
+# config configs/coco_mlt_vitb16.py (damilab/lm-clip HEAD 9983999):
+# gamma- 9.8, gamma+ 0, clip 0.05, eps 1e-8, label smoothing 0.1, class
+# weights (N / n_c)^s normalised to max 1 with s = 1.6 (the official sampler
+# uses the same power: OccurrenceWeightedSampler(power=1.6)), logits divided
+# by the batch maximum; loss_weight = asl_mul = 5.0 in L = L_CLIP + 5.0 * BAL.
+# Use: add this file to `_base_` and write
+# `loss=dict(_base_.bal_coco_lt_vitb16_loss, class_stats=...)`
+# (the training set's statistics).
+bal_coco_lt_vitb16_loss = dict(
+    type='BalancedAsymmetricLoss',
+    gamma_pos=0.0,
+    gamma_neg=9.8,
+    clip=0.05,
+    eps=1e-8,
+    label_smoothing=0.1,
+    class_weight_power=1.6,
+    normalize='batch_max',
+    loss_weight=5.0)

@@ -1,0 +1,9 @@
+# Copyright (c) mmltml contributors. All rights reserved.
+from .base_head_input import BaseHeadInput, batch_captions
+from .caption_features_input import CaptionFeaturesInput
+from .caption_tokens_input import CaptionTokensInput
+
+__all__ = [
+    'BaseHeadInput', 'batch_captions', 'CaptionFeaturesInput',
+    'CaptionTokensInput'
+]
