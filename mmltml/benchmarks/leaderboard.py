@@ -22,7 +22,7 @@ table between the markers of :func:`block_markers`, which
 """
 import os.path as osp
 import re
-from typing import Dict, List, NamedTuple, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence, Union
 
 import numpy as np
 import yaml
@@ -33,6 +33,38 @@ HEADERS = ('total', 'head', 'medium', 'tail')
 _PUBLISHED = ('paper', 'published')
 
 Metrics = Dict[str, float]
+
+
+class Summary(NamedTuple):
+    """A row kept as mean and sample std over seeds, without the seeds'
+    own values (measured before records kept them). ``source`` says where
+    the numbers come from."""
+    seeds: int
+    mean: Metrics
+    std: Metrics
+    source: str
+
+
+#: The measurements of one config: each seed's metrics (None: not run), or
+#: a :class:`Summary`.
+Row = Union[List[Optional[Metrics]], Summary]
+
+
+def row_stats(row: Row) -> tuple:
+    """``(number of seeds, mean per column, sample std per column)`` of a
+    row, each column over its finite values (NaN where there is none; the
+    std NaN below two values)."""
+    if isinstance(row, Summary):
+        return (row.seeds, [row.mean.get(c, np.nan) for c in COLUMNS],
+                [row.std.get(c, np.nan) for c in COLUMNS])
+    done = [m for m in row if m is not None]
+    means, stds = [], []
+    for column in COLUMNS:
+        values = np.array([m.get(column, np.nan) for m in done], np.float64)
+        values = values[~np.isnan(values)]
+        means.append(values.mean() if len(values) else np.nan)
+        stds.append(values.std(ddof=1) if len(values) > 1 else np.nan)
+    return len(done), means, stds
 
 
 class Entry(NamedTuple):
@@ -95,16 +127,19 @@ def benchmark_configs(entries: Dict[str, Entry], benchmark: str) -> List[str]:
     return found
 
 
+def _cell(mean: float, std: float) -> str:
+    """``mean ± std``; the mean alone without a std; ``n/a`` without a
+    mean."""
+    if np.isnan(mean):
+        return 'n/a'
+    return f'{mean:.2f}' if np.isnan(std) else f'{mean:.2f} ± {std:.2f}'
+
+
 def mean_std(values: Sequence[float]) -> str:
     """``mean ± std`` (sample std) of the finite values; one value alone;
     ``n/a`` without any."""
-    values = np.asarray(values, dtype=np.float64)
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return 'n/a'
-    if len(values) == 1:
-        return f'{values[0]:.2f}'
-    return f'{values.mean():.2f} ± {values.std(ddof=1):.2f}'
+    _, means, stds = row_stats([{COLUMNS[0]: v} for v in values])
+    return _cell(means[0], stds[0])
 
 
 def _published(entry: Optional[Entry]) -> str:
@@ -114,13 +149,14 @@ def _published(entry: Optional[Entry]) -> str:
                       for c in COLUMNS if c in entry.published)
 
 
-def render_table(runs: Dict[str, List[Optional[Metrics]]],
+def render_table(runs: Dict[str, Row],
                  configs: Dict[str, str],
                  entries: Dict[str, Entry]) -> str:
     """The markdown leaderboard: one row per config, grouped by backbone.
 
     Args:
-        runs: config name -> the metrics of each seed (None: not run).
+        runs: config name -> the metrics of each seed (None: not run), or
+            a :class:`Summary`.
         configs: config name -> config path shown in the row.
         entries: metafile entries by config name (rows without one are
             labelled by their config name).
@@ -146,11 +182,11 @@ def render_table(runs: Dict[str, List[Optional[Metrics]]],
             entry = entries.get(name)
             if (entry.backbone if entry else '-') != backbone:
                 continue
-            done = [m for m in seeds if m is not None]
+            num, means, stds = row_stats(seeds)
             cells = [backbone, entry.method if entry else name,
-                     f'`{osp.basename(configs[name])}`', str(len(done))]
-            cells += [mean_std([m.get(c, np.nan) for m in done])
-                      if done else 'not run' for c in COLUMNS]
+                     f'`{osp.basename(configs[name])}`', str(num)]
+            cells += [_cell(m, s) if num else 'not run'
+                      for m, s in zip(means, stds)]
             if with_published:
                 cells.append(_published(entry))
             lines.append('| ' + ' | '.join(cells) + ' |')
@@ -183,25 +219,23 @@ def replace_block(text: str, benchmark: str, table: str) -> str:
                   flags=re.S)
 
 
-def plot_groups(runs: Dict[str, List[Optional[Metrics]]],
+def plot_groups(runs: Dict[str, Row],
                 entries: Dict[str, Entry], path: str, title: str) -> None:
     """Per-group mAP of each config as grouped bars (mean, sample-std error
     bars), saved as a PNG."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    names = [n for n, seeds in runs.items() if any(seeds)]
+    names = [n for n, row in runs.items() if row_stats(row)[0]]
     fig, ax = plt.subplots(figsize=(11, 4.2), dpi=110)
     width = 0.8 / max(len(names), 1)
     colours = plt.get_cmap('tab20').colors
     for k, name in enumerate(names):
-        values = np.array([[m.get(c, np.nan) for c in COLUMNS]
-                           for m in runs[name] if m is not None])
-        std = values.std(0, ddof=1) if len(values) > 1 else None
+        _, mean, std = row_stats(runs[name])
         entry = entries.get(name)
         label = f'{entry.method} ({entry.backbone})' if entry else name
         ax.bar(np.arange(len(COLUMNS)) + (k - (len(names) - 1) / 2) * width,
-               values.mean(0), width, yerr=std, capsize=2, label=label,
+               mean, width, yerr=np.nan_to_num(std), capsize=2, label=label,
                color=colours[k % len(colours)])
     ax.set_xticks(np.arange(len(COLUMNS)), HEADERS)
     ax.set_ylabel('mAP (%)')

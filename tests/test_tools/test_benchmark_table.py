@@ -184,3 +184,34 @@ def test_record_renders_again_and_checks_markdown(tool, tmp_path, capsys):
     tool.main(['--from-record', record, '--update', str(doc), *bench])
     assert doc.read_text() == f'intro\n{start}\n{table}\n{end}\nafter\n'
     tool.main(['--from-record', record, '--check', str(doc), *bench])
+
+
+def test_rows_not_found_come_from_an_earlier_record(tool, tmp_path):
+    """--earlier: a config with no measured seed keeps the earlier record's
+    row (a mean/std summary with its source, written back as it was); a
+    config that was measured is not replaced."""
+    focal = str(tmp_path / 'resnet18-w16_focal_synthetic.py')
+    bce = str(tmp_path / 'resnet18-w16_bce_synthetic.py')
+    _write_metrics(tool, tmp_path / 'runs', focal, 0, [30.0, 40.0, 30.5, 20])
+    _write_metrics(tool, tmp_path / 'runs', focal, 1, [32.0, 40.0, 30.5, 21])
+    earlier = tmp_path / 'earlier.json'
+    summary = dict(seeds=3, source='an older table',
+                   mean=dict(zip(tool.COLUMNS, (34.05, 44.53, 37.35, 21.16))),
+                   std=dict(zip(tool.COLUMNS, (0.67, 0.72, 0.51, 2.35))))
+    earlier.write_text(json.dumps(dict(runs=dict(
+        **{'resnet18-w16_bce_synthetic': dict(config=bce, **summary)},
+        **{'resnet18-w16_focal_synthetic': dict(config=focal, **summary)}))))
+    record = str(tmp_path / 'record.json')
+    table = tool.main([focal, bce, '--seeds', '0', '1', '--collect-only',
+                       '--work-dir', str(tmp_path / 'runs'), '--earlier',
+                       str(earlier), '--record', record])
+    rows = {r[2]: r for r in _rows(table)}
+    assert rows['`resnet18-w16_bce_synthetic.py`'][3:8] == [
+        '3', '34.05 ± 0.67', '44.53 ± 0.72', '37.35 ± 0.51', '21.16 ± 2.35']
+    assert rows['`resnet18-w16_focal_synthetic.py`'][3:5] == [
+        '2', f'31.00 ± {np.std([30, 32], ddof=1):.2f}']
+    with open(record) as f:
+        kept = json.load(f)['runs']['resnet18-w16_bce_synthetic']
+    assert kept == dict(config=osp.relpath(bce, REPO_ROOT)
+                        if bce.startswith(REPO_ROOT) else bce, **summary)
+    assert tool.main(['--from-record', record]) == table

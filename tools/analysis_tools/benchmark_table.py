@@ -18,6 +18,9 @@ every seed's metrics as JSON, ``--from-record`` renders a record again
 without running anything, ``--plot`` draws the per-group mAP of each row
 (PNG), ``--update`` rewrites the generated table of a markdown file and
 ``--check`` fails when a markdown file's table differs from this one.
+``--earlier RECORD`` fills the rows that this call neither ran nor found
+(e.g. ``--collect-only`` after a partial run) from an earlier record, which
+keeps their source.
 
 Each call's full output goes to ``train.log`` / ``test.log`` in the run's
 folder and one status line per run is printed (``--verbose`` streams the
@@ -48,10 +51,10 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-from mmltml.benchmarks.leaderboard import (COLUMNS, benchmark_configs,
-                                           plot_groups, read_block,
-                                           read_model_index, render_table,
-                                           replace_block)
+from mmltml.benchmarks.leaderboard import (COLUMNS, Summary,
+                                           benchmark_configs, plot_groups,
+                                           read_block, read_model_index,
+                                           render_table, replace_block)
 
 TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
 REPO = osp.dirname(TOOLS)
@@ -74,6 +77,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         '--from-record', help='render this record (JSON); run nothing')
     parser.add_argument('--record', help='write every seed\'s metrics here')
+    parser.add_argument(
+        '--earlier',
+        help='take the rows this call neither ran nor found from this '
+        'earlier record (JSON)')
     parser.add_argument('--out', help='write the markdown table here')
     parser.add_argument('--plot', help='write the per-group mAP plot here')
     parser.add_argument(
@@ -243,21 +250,45 @@ def write_record(path: str, args, runs: dict, configs: Dict[str, str],
         environment=dict(python=platform.python_version(),
                          torch=torch.__version__, numpy=np.__version__,
                          cpu_count=os.cpu_count()),
-        runs={name: dict(config=configs[name], metrics=runs[name])
-              for name in runs})
+        runs={name: _record_row(configs[name], runs[name]) for name in runs})
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with open(path, 'w') as f:
         json.dump(record, f, indent=1)
         f.write('\n')
 
 
+def _record_row(config: str, row) -> dict:
+    """A record's row: each seed's metrics, or a summary and its source."""
+    if isinstance(row, Summary):
+        return dict(config=config, seeds=row.seeds, mean=row.mean,
+                    std=row.std, source=row.source)
+    return dict(config=config, metrics=row)
+
+
 def read_record(path: str):
-    """``(benchmark, runs, configs)`` of a record written by --record."""
+    """``(benchmark, runs, configs)`` of a record written by --record: a
+    row is each seed's metrics, or a :class:`Summary` where the record
+    keeps only mean and std (with their ``source``)."""
     with open(path) as f:
         record = json.load(f)
-    runs = {name: run['metrics'] for name, run in record['runs'].items()}
+    runs = {
+        name: run['metrics'] if 'metrics' in run else Summary(
+            run['seeds'], run['mean'], run['std'], run['source'])
+        for name, run in record['runs'].items()
+    }
     configs = {name: run['config'] for name, run in record['runs'].items()}
     return record.get('benchmark'), runs, configs
+
+
+def fill_from_earlier(runs: dict, configs: Dict[str, str], path: str) -> None:
+    """Replace the rows of ``runs`` without any measured seed by the
+    same config's row of the earlier record ``path``, if it has one."""
+    _, earlier, earlier_configs = read_record(path)
+    for name, row in runs.items():
+        if name in earlier and not any(m is not None for m in row):
+            runs[name] = earlier[name]
+            print(f'{name}: taken from {path} '
+                  f'({earlier_configs[name]})')
 
 
 def check_files(paths: List[str], benchmark: str, table: str) -> bool:
@@ -296,6 +327,8 @@ def main(argv=None) -> str:
                       benchmark_configs(entries, args.benchmark)]
         configs = {osp.splitext(osp.basename(p))[0]: p for p in paths}
         runs = collect(args, list(configs.values()))
+        if args.earlier:
+            fill_from_earlier(runs, configs, args.earlier)
         configs = {name: osp.relpath(path, REPO)
                    if osp.abspath(path).startswith(REPO + os.sep) else path
                    for name, path in configs.items()}
