@@ -7,7 +7,7 @@ import logging
 import os
 import os.path as osp
 import time
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -42,7 +42,8 @@ class CachedFeatureDataset:
     ``RandomFlip``, the model's encoder is run once over every image (and
     its mirror image, :meth:`build_cache`, called by
     :class:`FeatureCacheHook`) and this wrapper then yields
-    ``inputs=dict(image_feats=<Tensor [E]>)``: the features of the original
+    ``inputs=dict(image_feats=<Tensor [E]>)`` (or of the encoder's
+    ``feature_dim`` shape, e.g. tokens): the features of the original
     or, with the pipeline's flip probability, of the flipped image. That is
     the same distribution of model inputs as the image pipeline, without
     decoding or encoding any image. Labels, captions and meta information
@@ -98,7 +99,7 @@ class CachedFeatureDataset:
         self.seed = sync_random_seed() if seed is None else int(seed)
         # shared with the data-loader workers, persistent ones included
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
-        self.features: Optional[torch.Tensor] = None  # [N, views, E]
+        self.features: Optional[torch.Tensor] = None  # [N, views, E...]
         self.exact = self._pipeline_is_exact()
         self.enable = enable and self.exact
         # the pipeline with the flip decided: (unflipped, flipped)
@@ -226,7 +227,8 @@ class CachedFeatureDataset:
     def build_cache(self,
                     encoder: FrozenImageEncoder,
                     num_workers: int = 0) -> bool:
-        """Fill the cache with ``encoder`` (collated batch -> [B, E]).
+        """Fill the cache with ``encoder`` (collated batch -> [B, E] or
+        [B, *feature_dim]).
 
         Images are loaded by ``num_workers`` DataLoader workers (the
         wrapped dataset's pipeline runs in the workers) while the main
@@ -239,8 +241,8 @@ class CachedFeatureDataset:
         if not self.enable or self.cached:
             return self.cached
         views = 2 if self.flip_prob > 0 else 1
-        dim = encoder.feature_dim
-        size_mb = len(self) * views * dim * 4 / 2**20
+        shape = _feature_shape(encoder.feature_dim)
+        size_mb = len(self) * views * int(np.prod(shape)) * 4 / 2**20
         if size_mb > self.max_memory_mb:
             print_log(f'CachedFeatureDataset: {size_mb:.0f} MB of features '
                       f'exceed max_memory_mb={self.max_memory_mb}; serving '
@@ -251,13 +253,13 @@ class CachedFeatureDataset:
             path = osp.join(self.cache_dir,
                             f'features_{self.cache_key(encoder.fingerprint())}'
                             '.pt')
-            self.features = self._load(path, (len(self), views, dim))
+            self.features = self._load(path, (len(self), views, *shape))
             if self.cached:
                 return True
             bad_file = osp.isfile(path)
         start = time.perf_counter()
         self.features = torch.stack([
-            self._encode_view(encoder.encode, flip, dim, num_workers,
+            self._encode_view(encoder.encode, flip, shape, num_workers,
                               f'view {flip + 1}/{views}')
             for flip in range(views)
         ], 1)
@@ -302,7 +304,7 @@ class CachedFeatureDataset:
     def _encode_view(self,
                      encode: EncodeFn,
                      flip: bool,
-                     feature_dim: int,
+                     feature_shape: Tuple[int, ...],
                      num_workers: int = 0,
                      what: str = 'view 1/1') -> torch.Tensor:
         """Features of this rank's ``rank::world_size`` shard of one view,
@@ -321,7 +323,7 @@ class CachedFeatureDataset:
             feats.append(encode(batch).float().cpu())
             progress.update(len(feats[-1]))
         local = torch.cat(feats) if feats else torch.zeros(
-            0, feature_dim)  # a rank with no images
+            0, *feature_shape)  # a rank with no images
         shards = all_gather_object(local) if world_size > 1 else [local]
         return _interleave(shards, len(self))
 
@@ -366,9 +368,17 @@ class _Progress:
                   logger='current')
 
 
+def _feature_shape(
+        feature_dim: Union[int, Sequence[int]]) -> Tuple[int, ...]:
+    """The shape of one image's features: ``(E, )`` or ``feature_dim``."""
+    if isinstance(feature_dim, int):
+        return (feature_dim, )
+    return tuple(int(d) for d in feature_dim)
+
+
 def _interleave(shards: Sequence[torch.Tensor], total: int) -> torch.Tensor:
     """Undo the ``rank::world_size`` sharding."""
-    out = torch.empty(total, shards[0].shape[1])
+    out = torch.empty(total, *shards[0].shape[1:])
     for rank, shard in enumerate(shards):
         out[rank::len(shards)] = shard
     return out

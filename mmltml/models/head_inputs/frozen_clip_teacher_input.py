@@ -8,9 +8,7 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmltml.structures.head_inputs import TeacherFeatures
-from ..utils.clip_loader import build_open_clip
-from ..utils.frozen_state import (exclude_from_checkpoints,
-                                  rebuilt_at_construction)
+from ..backbones.clip_vision_backbone import CLIPVisionBackbone
 from .base_head_input import BaseHeadInput
 
 
@@ -20,10 +18,14 @@ class FrozenCLIPTeacherInput(BaseHeadInput):
     batch: ``encode_image`` of a frozen open_clip image tower of its own
     (HP-DVAL's teacher, Eq. 2: ``L_kd = ||f_CLIP - f_cls||_1``).
 
-    The tower is a **separate copy**, built here from ``clip_model_name`` /
-    ``clip_pretrained`` (or ``clip_model_cfg``): it shares no module with
-    the student, gets no gradient, runs under ``torch.no_grad`` and stays
-    in eval mode. (HP-DVAL's released code takes the teacher's features
+    The tower is a **separate copy**, a frozen
+    :class:`~mmltml.models.backbones.CLIPVisionBackbone` (dual view, whose
+    ``cls_embed`` is CLIP's ``encode_image``) built here from
+    ``clip_model_name`` / ``clip_pretrained`` (or ``clip_model_cfg``): it
+    shares no module with the student, gets no gradient, runs under
+    ``torch.no_grad`` and stays in eval mode. A CLIP student with the
+    teacher's weights computes exactly the teacher's embedding (the same
+    code). (HP-DVAL's released code takes the teacher's features
     from the module objects the student is built from, so its distillation
     loss is exactly 0 with zero gradient, or it crashes for batch sizes
     other than 2; ref-hpdval §0 item 2, §6.1.) With the student initialised
@@ -41,8 +43,8 @@ class FrozenCLIPTeacherInput(BaseHeadInput):
     student's forward and backward).
 
     Checkpoints leave the tower out when it is rebuilt at construction
-    (``clip_pretrained`` given), as :class:`~mmltml.models.backbones.
-    CLIPVisionBackbone` does; a random tower is saved.
+    (``clip_pretrained`` given), as the backbone does; a random tower is
+    saved.
 
     Args:
         clip_model_name (str, optional): open_clip model name, e.g.
@@ -64,20 +66,13 @@ class FrozenCLIPTeacherInput(BaseHeadInput):
                  clip_model_cfg: Union[dict, str, None] = None,
                  save_frozen: Optional[bool] = None) -> None:
         super().__init__()
-        self.visual = build_open_clip(clip_model_name, clip_pretrained,
-                                      clip_model_cfg).visual
-        self.visual.requires_grad_(False)
-        self.visual.eval()
-        if save_frozen is None:
-            save_frozen = not rebuilt_at_construction(clip_pretrained, None)
-        if not save_frozen:
-            exclude_from_checkpoints(self, 'visual')
-
-    def train(self, mode: bool = True) -> 'FrozenCLIPTeacherInput':
-        """Set the mode; the teacher stays in eval mode."""
-        super().train(mode)
-        self.visual.eval()
-        return self
+        self.teacher = CLIPVisionBackbone(
+            clip_model_name=clip_model_name,
+            clip_pretrained=clip_pretrained,
+            clip_model_cfg=clip_model_cfg,
+            out_type='dual_view',
+            frozen=True,
+            save_frozen=save_frozen)
 
     @torch.no_grad()
     def forward(self, model: nn.Module, inputs: Union[torch.Tensor, dict],
@@ -88,4 +83,4 @@ class FrozenCLIPTeacherInput(BaseHeadInput):
                             'cached image features cannot feed the teacher '
                             '(serve images: no CachedFeatureDataset for '
                             'training)')
-        return TeacherFeatures(self.visual(inputs).float())
+        return TeacherFeatures(self.teacher(inputs).cls_embed.float())
