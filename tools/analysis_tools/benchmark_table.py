@@ -4,7 +4,10 @@
 For every config and seed: train with ``tools/train.py`` (configs without a
 ``train_cfg``, such as zero-shot CLIP, are only tested), test the last
 checkpoint with ``tools/test.py`` and keep its metrics as JSON under
-``WORK_DIR/<config name>/seed<seed>/``. The table gives total / head /
+``WORK_DIR/<config name>/seed<seed>/``. A config that continues another
+one (``previous_stage``, :mod:`mmltml.utils.stage_cfg`, e.g. HP-DVAL's
+stage 2) first has that one trained with the same seed in a sub-folder
+named after it, and starts from its last checkpoint (``load_from``). The table gives total / head /
 medium / tail mAP as mean +- std over seeds (LMPT Table 1 style).
 
 Each call's full output goes to ``train.log`` / ``test.log`` in the run's
@@ -105,9 +108,34 @@ def _call(args: List[str], log: Optional[str]) -> float:
     return time.perf_counter() - start
 
 
+def train_previous_stage(config: str, seed: int, directory: str,
+                         cfg_options: List[str],
+                         verbose: bool = False) -> Optional[str]:
+    """Train the config ``config`` continues (``previous_stage``), after
+    the stages before it, in ``directory/<its name>``; return its last
+    checkpoint (None for a config that continues nothing)."""
+    from mmengine.config import Config
+
+    from mmltml.utils.stage_cfg import previous_stage
+    path = previous_stage(Config.fromfile(config), config)
+    if path is None:
+        return None
+    stage_dir = osp.join(directory, osp.splitext(osp.basename(path))[0])
+    os.makedirs(stage_dir, exist_ok=True)
+    load_from = train_previous_stage(path, seed, stage_dir, cfg_options,
+                                     verbose)
+    options = ['--cfg-options', f'randomness.seed={seed}', *cfg_options] + (
+        [f'load_from={load_from}'] if load_from else [])
+    log = None if verbose else osp.join(stage_dir, 'train.log')
+    _call([osp.join(TOOLS, 'train.py'), path, '--work-dir', stage_dir,
+           *options], log)
+    return last_checkpoint(stage_dir)
+
+
 def run_one(config: str, seed: int, directory: str,
             cfg_options: List[str], verbose: bool = False) -> str:
-    """Train (if trainable) and test one config; return the metrics file.
+    """Train (if trainable, after its previous stages) and test one
+    config; return the metrics file.
 
     Without ``verbose`` the tools' output goes to ``train.log`` /
     ``test.log`` in ``directory`` and one status line is printed.
@@ -116,10 +144,19 @@ def run_one(config: str, seed: int, directory: str,
     if not verbose:
         print(f'{name} seed {seed}:', end='', flush=True)
     options = ['--cfg-options', f'randomness.seed={seed}', *cfg_options]
+    start = time.perf_counter()
+    load_from = train_previous_stage(config, seed, directory, cfg_options,
+                                     verbose)
     checkpoint, done = [], []  # the test call takes the trained weights
+    train_options = options
+    if load_from is not None:
+        done.append(f'previous stage(s) trained in '
+                    f'{time.perf_counter() - start:.0f} s')
+        train_options = options + [f'load_from={load_from}']
     metrics = osp.join(directory, 'metrics.json')
     calls = [('train', [osp.join(TOOLS, 'train.py'), config, '--work-dir',
-                        directory, *options])] if is_trainable(config) else []
+                        directory, *train_options])
+             ] if is_trainable(config) else []
     calls.append(('test', [osp.join(TOOLS, 'test.py'), config, '--work-dir',
                            directory, '--out', metrics, '--out-item',
                            'metrics', *options]))
