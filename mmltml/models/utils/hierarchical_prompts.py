@@ -1,13 +1,14 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """HP-DVAL's hierarchical prompts: global and local CoOp contexts and the
 hand-crafted prompt, on one CLIP text tower."""
-from typing import NamedTuple, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
 from mmltml.datasets.categories import get_class_names
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 from .clip_loader import build_clip_and_tokenizer
 from .clip_text import check_text_tower, encode_text_embeddings, eot_positions
 from .frozen_state import exclude_from_checkpoints, rebuilt_at_construction
@@ -34,7 +35,7 @@ class HierarchicalTextFeatures(NamedTuple):
 
 
 @MODELS.register_module()
-class HierarchicalPrompts(nn.Module):
+class HierarchicalPrompts(nn.Module, ClassDependent):
     """The class texts of HP-DVAL (IEEE TIP 2025, Sec. III-C): a
     hand-crafted prompt P^H and two learnable prompts, P^G for the global
     view and P^L for the local view, encoded by one CLIP text tower.
@@ -196,6 +197,10 @@ class HierarchicalPrompts(nn.Module):
         if not self.learned:
             return HierarchicalTextFeatures(hand, hand, hand)
         return HierarchicalTextFeatures(*self._encode_learned(), hand)
+
+    def class_fields(self) -> List[ClassField]:
+        """``classnames`` (the prompts are built from them)."""
+        return [ClassField('classnames', len(self.classnames))]
 
     def extra_repr(self) -> str:
         return (f'num_classes={len(self.classnames)}, learned='
