@@ -19,7 +19,7 @@ model = dict(
         kd_weight=0., sc_weight=1.0, sc_target='global',
         text=dict(learned=True)))
 
-lr = 1e-3
+lr = 1e-4
 optim_wrapper = dict(optimizer=dict(lr=lr))
 param_scheduler = [
     dict(_base_.param_scheduler[0], eta_max=lr, total_steps=10),
