@@ -14,6 +14,7 @@ from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
 from mmltml.utils.run_options import check_run_options, resume_note
+from mmltml.utils.stage_cfg import check_previous_stage
 
 
 def parse_args() -> argparse.Namespace:
@@ -76,6 +77,7 @@ def merge_args(cfg: Config, args: argparse.Namespace) -> Config:
 def main() -> None:
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
+    check_previous_stage(cfg, args.config)
     sections = ['train_dataloader', 'model']
     if cfg.get('val_cfg') is not None:
         sections += ['val_dataloader', 'val_evaluator']

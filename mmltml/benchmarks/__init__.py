@@ -23,6 +23,8 @@ CLIP-prompt config, plain vs optimised):
   cached evaluation;
 - :mod:`~mmltml.benchmarks.end_to_end`: the whole recipe through
   ``tools/train.py``, reference vs fast path;
+- :mod:`~mmltml.benchmarks.whole_step`: ``--whole-step``, the whole
+  ``model.train_step`` of any config (fine-tuning ones), random weights;
 - :mod:`~mmltml.benchmarks.machine`: what a run ran on.
 
 ``tools/misc/pretrain_tiny_clip.py`` (the tiny CLIP of the synthetic

@@ -9,7 +9,7 @@ import os
 import os.path as osp
 import shutil
 import time
-from typing import Callable, List, Optional, Sequence, Union
+from typing import Callable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -47,7 +47,8 @@ class CachedFeatureDataset:
     ``RandomFlip``, the model's encoder is run once over every image (and
     its mirror image, :meth:`build_cache`, called by
     :class:`FeatureCacheHook`) and this wrapper then yields
-    ``inputs=dict(image_feats=<Tensor [E]>)``: the features of the original
+    ``inputs=dict(image_feats=<Tensor [E]>)`` (or of the encoder's
+    ``feature_dim`` shape, e.g. tokens): the features of the original
     or, with the pipeline's flip probability, of the flipped image. That is
     the same distribution of model inputs as the image pipeline, without
     decoding or encoding any image. Labels, captions and meta information
@@ -110,7 +111,7 @@ class CachedFeatureDataset:
         # shared with the data-loader workers, persistent ones included
         self._epoch = torch.full((), NO_EPOCH,
                                  dtype=torch.int64).share_memory_()
-        self.features: Optional[torch.Tensor] = None  # [N, views, E]
+        self.features: Optional[torch.Tensor] = None  # [N, views, E...]
         self.exact = self._pipeline_is_exact()
         self.enable = enable and self.exact
         # the pipeline with the flip decided: (unflipped, flipped)
@@ -255,7 +256,8 @@ class CachedFeatureDataset:
     def build_cache(self,
                     encoder: FrozenImageEncoder,
                     num_workers: int = 0) -> bool:
-        """Fill the cache with ``encoder`` (collated batch -> [B, E]).
+        """Fill the cache with ``encoder`` (collated batch -> [B, E] or
+        [B, *feature_dim]).
 
         Images are loaded by ``num_workers`` DataLoader workers (the
         wrapped dataset's pipeline runs in the workers) while the main
@@ -268,8 +270,8 @@ class CachedFeatureDataset:
         if not self.enable or self.cached:
             return self.cached
         views = 2 if self.flip_prob > 0 else 1
-        dim = encoder.feature_dim
-        size_mb = len(self) * views * dim * 4 / 2**20
+        shape = _feature_shape(encoder.feature_dim)
+        size_mb = len(self) * views * int(np.prod(shape)) * 4 / 2**20
         if size_mb > self.max_memory_mb:
             print_log(f'CachedFeatureDataset: {size_mb:.0f} MB of features '
                       f'exceed max_memory_mb={self.max_memory_mb}; serving '
@@ -280,13 +282,13 @@ class CachedFeatureDataset:
             path = osp.join(self.cache_dir,
                             f'features_{self.cache_key(encoder.fingerprint())}'
                             '.pt')
-            self.features = self._load(path, (len(self), views, dim))
+            self.features = self._load(path, (len(self), views, *shape))
             if self.cached:
                 return True
             bad_file = osp.isfile(path)
         start = time.perf_counter()
         self.features = torch.stack([
-            self._encode_view(encoder.encode, flip, dim, num_workers,
+            self._encode_view(encoder.encode, flip, shape, num_workers,
                               f'view {flip + 1}/{views}')
             for flip in range(views)
         ], 1)
@@ -351,7 +353,7 @@ class CachedFeatureDataset:
     def _encode_view(self,
                      encode: EncodeFn,
                      flip: bool,
-                     feature_dim: int,
+                     feature_shape: Tuple[int, ...],
                      num_workers: int = 0,
                      what: str = 'view 1/1') -> torch.Tensor:
         """Features of this rank's ``rank::world_size`` shard of one view,
@@ -371,7 +373,7 @@ class CachedFeatureDataset:
             _check_finite(feats[-1], batch, what)
             progress.update(len(feats[-1]))
         local = torch.cat(feats) if feats else torch.zeros(
-            0, feature_dim)  # a rank with no images
+            0, *feature_shape)  # a rank with no images
         shards = all_gather_object(local) if world_size > 1 else [local]
         return _interleave(shards, len(self))
 
@@ -416,6 +418,14 @@ class _Progress:
                   logger='current')
 
 
+def _feature_shape(
+        feature_dim: Union[int, Sequence[int]]) -> Tuple[int, ...]:
+    """The shape of one image's features: ``(E, )`` or ``feature_dim``."""
+    if isinstance(feature_dim, int):
+        return (feature_dim, )
+    return tuple(int(d) for d in feature_dim)
+
+
 def _cache_problem(features, shape: tuple) -> Optional[str]:
     """Why a loaded disk cache cannot be used, or None."""
     if not isinstance(features, torch.Tensor) or \
@@ -432,7 +442,8 @@ def _cache_problem(features, shape: tuple) -> Optional[str]:
 
 def _check_finite(feats: torch.Tensor, batch: dict, what: str) -> None:
     """Refuse NaN / inf features from the encoder, naming the images."""
-    bad = (~torch.isfinite(feats)).any(1).nonzero().flatten().tolist()
+    bad = (~torch.isfinite(feats)).flatten(1).any(1).nonzero().flatten(
+    ).tolist()
     if not bad:
         return
     samples = batch.get('data_samples') or []
@@ -462,7 +473,7 @@ def _free_space(folder: str) -> str:
 
 def _interleave(shards: Sequence[torch.Tensor], total: int) -> torch.Tensor:
     """Undo the ``rank::world_size`` sharding."""
-    out = torch.empty(total, shards[0].shape[1])
+    out = torch.empty(total, *shards[0].shape[1:])
     for rank, shard in enumerate(shards):
         out[rank::len(shards)] = shard
     return out

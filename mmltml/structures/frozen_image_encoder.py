@@ -3,7 +3,7 @@
 of cached image features and what a model offers for caching them."""
 import hashlib
 from abc import ABC, abstractmethod
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, NamedTuple, Optional, Tuple, Union
 
 import torch
 
@@ -16,16 +16,17 @@ class FrozenImageEncoder(NamedTuple):
 
     Attributes:
         encode: a collated batch of images (as a data loader yields it)
-            -> image features [B, E], fp32; exactly what a training or test
+            -> image features [B, E] (or [B, *feature_dim]), fp32; exactly what a training or test
             step of the model computes from those images.
-        feature_dim: ``E``.
+        feature_dim: ``E``, or the shape of one image's features when they
+            are not a vector (e.g. ``(1 + P, E)`` tokens).
         fingerprint: a key of the encoder's weights and of everything else
             ``encode`` depends on (a disk cache made with another key is
             never reused); called only when a disk cache is used.
     """
 
     encode: Callable[[dict], torch.Tensor]
-    feature_dim: int
+    feature_dim: Union[int, Tuple[int, ...]]
     fingerprint: Callable[[], str]
 
 

@@ -49,6 +49,19 @@ class CaptionTokens(NamedTuple):
     mask: torch.Tensor
 
 
+class TeacherFeatures(NamedTuple):
+    """A frozen teacher's image embedding of each image (HP-DVAL's
+    distillation loss, Eq. 2).
+
+    Attributes:
+        cls_embed (Tensor): The teacher's global image embedding ``[B, E]``
+            (CLIP: ``encode_image``, not normalised), computed without
+            gradients.
+    """
+
+    cls_embed: torch.Tensor
+
+
 class HeadInputRequest(NamedTuple):
     """One extra input a head's ``loss`` takes.
 

@@ -240,6 +240,12 @@ def write_config(path: str, base: str, weights: Dict[str, str],
     if cfg.model.backbone.type == 'CLIPPromptBackbone':
         name = cfg.model.backbone.clip_model_name
         model['backbone'] = dict(clip_pretrained=weights[name])
+    elif cfg.model.backbone.type == 'CLIPVisionBackbone':
+        # HP-DVAL: student, text tower (and teacher) from one random CLIP
+        model.update({
+            part: _with_weights(cfg.model[part], weights)
+            for part in ('backbone', 'head', 'head_inputs')
+            if cfg.model.get(part)})
     else:  # CPRFL: random ResNet, random CLIP for the class prompts
         model['backbone'] = dict(init_cfg=None)
         text = cfg.model.head.text_embeds
@@ -266,14 +272,39 @@ def write_config(path: str, base: str, weights: Dict[str, str],
     return path
 
 
+def _clip_parts(node) -> List[dict]:
+    """Every dict of a model config that builds a pretrained open_clip
+    model (``clip_model_name`` and ``clip_pretrained``)."""
+    if not isinstance(node, dict):
+        return []
+    parts = [node] if node.get('clip_model_name') and node.get(
+        'clip_pretrained') else []
+    return parts + [p for v in node.values() for p in _clip_parts(v)]
+
+
+def _with_weights(node: dict, weights: Dict[str, str]) -> dict:
+    """The overrides that give every pretrained open_clip model under
+    ``node`` its random weights file (a nested dict of the same keys)."""
+    out = {}
+    for key, value in node.items():
+        if not isinstance(value, dict):
+            continue
+        if value.get('clip_model_name') and value.get('clip_pretrained'):
+            out[key] = dict(clip_pretrained=weights[value.clip_model_name])
+        else:
+            sub = _with_weights(value, weights)
+            if sub:
+                out[key] = sub
+    if node.get('clip_model_name') and node.get('clip_pretrained'):
+        out['clip_pretrained'] = weights[node.clip_model_name]
+    return out
+
+
 def clip_model_names(base: str) -> List[str]:
     """The open_clip models (with ``clip_pretrained``) ``base`` builds."""
     cfg = Config.fromfile(osp.join(REPO_ROOT, base))
-    names = []
-    for part in (cfg.model.backbone, cfg.model.head.get('text_embeds', {})):
-        if part.get('clip_model_name') and part.get('clip_pretrained'):
-            names.append(part.clip_model_name)
-    return names
+    return list(dict.fromkeys(p.clip_model_name
+                              for p in _clip_parts(cfg.model)))
 
 
 # ---------------------------------------------------------------------------

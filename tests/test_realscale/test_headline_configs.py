@@ -1,8 +1,10 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Real-scale tier: the headline configs at full size through the tools.
 
-LMPT ViT-B/16 (COCO-LT, VOC-LT), CoOp ViT-B/16, zero-shot CLIP ViT-B/16
-and CPRFL ResNet-101 at 448 px are built as the configs define them, with
+LMPT ViT-B/16 (COCO-LT, VOC-LT), CoOp ViT-B/16, zero-shot CLIP ViT-B/16,
+CPRFL ResNet-101 at 448 px and HP-DVAL stage 1 (CLIP ViT-B/16 student and
+text tower fine-tuned, released preset) are built as the configs define
+them, with
 random weights and CLIP's logit scale (100), trained for two iterations
 with ``tools/train.py`` on stand-in COCO-sized JPEGs listed like the
 official files, and tested with ``tools/test.py`` on a few dozen of them
@@ -57,9 +59,14 @@ RUNS = {
      16),
     'cprfl_r101_coco-lt':
     ('configs/cprfl/cprfl_r101_coco-lt.py', 'coco', True, 8, 4, 16),
+    'hpdval_clip-vitb16_released-stage1_coco-lt':
+    ('configs/hpdval/hpdval_clip-vitb16_released-stage1_coco-lt.py', 'coco',
+     True, 8, 4, 16),
 }
 TRAINED = [name for name, spec in RUNS.items() if spec[2]]
-CLIP_RUNS = [name for name in RUNS if not name.startswith('cprfl')]
+#: runs whose logits are logit_scale * cosine
+CLIP_RUNS = [name for name in RUNS
+             if not name.startswith(('cprfl', 'hpdval'))]
 
 
 @pytest.fixture(scope='module')
@@ -237,3 +244,17 @@ def test_checkpoint_reloads_to_the_same_numbers(run):
     assert [r['img_path'] for r in val_records] == \
         [r['img_path'] for r in test_records]
     np.testing.assert_allclose(test_logits, val_logits, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    'run', ['hpdval_clip-vitb16_released-stage1_coco-lt'], indirect=True)
+def test_hpdval_scores_fuse_two_unit_views(run):
+    """HP-DVAL's logits are w * a / |a| + (1 - w) * b / |b| over the
+    classes: each image's score vector has norm at most 1, and the random
+    towers of the run give non-degenerate scores."""
+    _, logits = _records(run['test_logits'])
+    norms = np.linalg.norm(logits, axis=1)
+    assert (norms <= 1 + 1e-5).all(), norms.max()
+    assert (norms > 0.1).all(), norms.min()
+    losses = [r for r in run['scalars'] if 'loss_cls' in r]
+    assert losses and 'loss_kd' not in losses[0]  # the released preset

@@ -343,7 +343,10 @@ def check_config(cfg: Config, name: str, save_dir: str) -> None:
             schedulers = cfg.get('param_scheduler') or []
             if isinstance(schedulers, dict):
                 schedulers = [schedulers]
-            epoch_length = max(len(loaders['train_dataloader']), 1)
+            # the fixture's loaders have a batch or two; real epochs have
+            # at least tens (OneCycle over a 10-epoch run of 1-iteration
+            # epochs would have an empty warm-up)
+            epoch_length = max(len(loaders['train_dataloader']), 10)
             for scheduler in schedulers:
                 PARAM_SCHEDULERS.build(
                     scheduler,

@@ -215,3 +215,48 @@ def test_rows_not_found_come_from_an_earlier_record(tool, tmp_path):
     assert kept == dict(config=osp.relpath(bce, REPO_ROOT)
                         if bce.startswith(REPO_ROOT) else bce, **summary)
     assert tool.main(['--from-record', record]) == table
+
+
+def test_leaderboard_trains_a_later_stage_after_its_previous_stage(
+        tool, tmp_path, monkeypatch):
+    """A stage-2 config's row: for each seed, its stage 1 is trained first
+    with that seed in ``<run dir>/<stage-1 name>/``, stage 2 trains from
+    stage 1's last checkpoint, and the test call takes stage 2's one."""
+    stage1, stage2 = (osp.join(REPO_ROOT, 'configs', 'synthetic', name)
+                      for name in ('hpdval_tinyclip_stage1_synthetic.py',
+                                   'hpdval_tinyclip_synthetic.py'))
+    calls = []
+
+    def fake_call(args, log):
+        calls.append(args)
+        work_dir = args[args.index('--work-dir') + 1]
+        if args[0].endswith('train.py'):
+            open(osp.join(work_dir, f'epoch_{len(calls)}.pth'), 'w').close()
+        else:
+            with open(args[args.index('--out') + 1], 'w') as f:
+                json.dump({f'lt/{c}': 50.0 for c in tool.COLUMNS}, f)
+        return 0.0
+
+    monkeypatch.setattr(tool, '_call', fake_call)
+    monkeypatch.setattr(tool, 'prepare_synthetic', lambda config: None)
+    table = tool.main([stage2, '--seeds', '4', '5', '--work-dir',
+                       str(tmp_path)])
+    assert len(calls) == 6  # per seed: train stage 1, train stage 2, test
+    for seed, (train1, train2, test) in zip((4, 5), (calls[:3], calls[3:])):
+        run = osp.join(str(tmp_path), 'hpdval_tinyclip_synthetic',
+                       f'seed{seed}')
+        stage1_dir = osp.join(run, 'hpdval_tinyclip_stage1_synthetic')
+        assert train1[1] == stage1 and f'randomness.seed={seed}' in train1
+        assert train1[train1.index('--work-dir') + 1] == stage1_dir
+        assert not any(a.startswith('load_from=') for a in train1)
+        assert train2[1] == stage2 and f'randomness.seed={seed}' in train2
+        assert train2[train2.index('--work-dir') + 1] == run
+        loads = [a for a in train2 if a.startswith('load_from=')]
+        assert loads == [f'load_from={tool.last_checkpoint(stage1_dir)}']
+        assert osp.dirname(loads[0][len('load_from='):]) == stage1_dir
+        assert test[0].endswith('test.py') and test[1] == stage2
+        assert osp.dirname(test[2]) == run  # stage 2's checkpoint
+        assert not any(a.startswith('load_from=') for a in test)
+    row = next(r for r in _rows(table)
+               if r[2] == '`hpdval_tinyclip_synthetic.py`')
+    assert row[3] == '2' and row[4] == '50.00 ± 0.00'

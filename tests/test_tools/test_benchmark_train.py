@@ -6,6 +6,7 @@ import json
 import os.path as osp
 
 import pytest
+import torch
 from mmengine.config import Config
 
 from tests._tiny_setup import REPO_ROOT, run_tool
@@ -168,3 +169,41 @@ def test_end_to_end_reference_and_fast_paths_agree(tool, tmp_path):
         assert fast[key] == pytest.approx(ref[key], abs=1e-3,
                                           nan_ok=True), key
     assert result['max_metric_diff'] < 1e-3
+
+
+@pytest.mark.slow  # two builds of three tiny CLIPs: about a minute loaded
+def test_whole_step_trains_a_fine_tuning_config_with_random_weights(tmp_path):
+    """``--whole-step`` on HP-DVAL's synthetic stage 1 (student and
+    teacher CLIPs, prompts): every pretrained weight is dropped, the timed
+    steps really update the student, and the JSON records them."""
+    from mmltml.benchmarks import whole_step
+    cfg = dict(backbone=dict(clip_pretrained='x.pth', frozen=False),
+               head=dict(text=dict(clip_pretrained='openai')),
+               teachers=[dict(pretrained=True), dict(pretrained='y.pth')])
+    whole_step.without_pretrained_weights(cfg)
+    assert cfg == dict(backbone=dict(clip_pretrained=None, frozen=False),
+                       head=dict(text=dict(clip_pretrained=None)),
+                       teachers=[dict(pretrained=False),
+                                 dict(pretrained=False)])
+    config = osp.join(REPO_ROOT, 'configs', 'synthetic',
+                      'hpdval_tinyclip_stage1_synthetic.py')
+    built = whole_step.build_whole_step(config, batch_size=2, size=64)
+    model = built['model']
+    conv = model.backbone.visual.conv1.weight.detach().clone()
+    timing = whole_step.time_whole_steps(model, built['optim_wrapper'],
+                                         built['batch'], iters=1, warmup=1,
+                                         device=conv.device,
+                                         log=lambda msg: None)
+    assert not torch.equal(conv, model.backbone.visual.conv1.weight)
+    assert timing['step_s'] > 0 and len(timing['samples_s']) == 1
+    assert timing['trainable_params'] == sum(
+        p.numel() for p in model.parameters() if p.requires_grad)
+    assert built['num_classes'] == 24
+    out = str(tmp_path / 'step.json')
+    assert _load_tool().main([config, '--whole-step', '--batch-size', '2',
+                              '--iters', '1', '--warmup', '1',
+                              '--image-size', '64', '--out', out]) == 0
+    with open(out) as f:
+        result = json.load(f)
+    assert result['whole_step']['step_s'] > 0
+    assert result['meta']['batch_size'] == 2

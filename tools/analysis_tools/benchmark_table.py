@@ -8,7 +8,11 @@ checkpoint with ``tools/test.py`` and keep its metrics as JSON under
 (:mod:`mmltml.benchmarks.leaderboard`) has one row per config, grouped by
 backbone: total / head / medium / tail mAP as mean +- std over seeds (LMPT
 Table 1 style), the config that produced the row, and the published number
-beside it where its metafile entry has one.
+beside it where its metafile entry has one. A config that continues
+another one (``previous_stage``, :mod:`mmltml.utils.stage_cfg`, e.g.
+HP-DVAL's stage 2) first has that one trained with the same seed in a
+sub-folder named after it (``WORK_DIR/<config name>/seed<seed>/<previous
+config name>/``), and starts from its last checkpoint (``load_from``).
 
 ``--benchmark NAME`` takes every config whose metafile entry is on that
 benchmark (``Synthetic-LT``, ``COCO-LT``, ``VOC-LT``, ``NUS-WIDE-LT``):
@@ -150,9 +154,34 @@ def _call(args: List[str], log: Optional[str]) -> float:
     return time.perf_counter() - start
 
 
+def train_previous_stage(config: str, seed: int, directory: str,
+                         cfg_options: List[str],
+                         verbose: bool = False) -> Optional[str]:
+    """Train the config ``config`` continues (``previous_stage``), after
+    the stages before it, in ``directory/<its name>``; return its last
+    checkpoint (None for a config that continues nothing)."""
+    from mmengine.config import Config
+
+    from mmltml.utils.stage_cfg import previous_stage
+    path = previous_stage(Config.fromfile(config), config)
+    if path is None:
+        return None
+    stage_dir = osp.join(directory, osp.splitext(osp.basename(path))[0])
+    os.makedirs(stage_dir, exist_ok=True)
+    load_from = train_previous_stage(path, seed, stage_dir, cfg_options,
+                                     verbose)
+    options = ['--cfg-options', f'randomness.seed={seed}', *cfg_options] + (
+        [f'load_from={load_from}'] if load_from else [])
+    log = None if verbose else osp.join(stage_dir, 'train.log')
+    _call([osp.join(TOOLS, 'train.py'), path, '--work-dir', stage_dir,
+           *options], log)
+    return last_checkpoint(stage_dir)
+
+
 def run_one(config: str, seed: int, directory: str,
             cfg_options: List[str], verbose: bool = False) -> str:
-    """Train (if trainable) and test one config; return the metrics file.
+    """Train (if trainable, after its previous stages) and test one
+    config; return the metrics file.
 
     Without ``verbose`` the tools' output goes to ``train.log`` /
     ``test.log`` in ``directory`` and one status line is printed.
@@ -161,10 +190,19 @@ def run_one(config: str, seed: int, directory: str,
     if not verbose:
         print(f'{name} seed {seed}:', end='', flush=True)
     options = ['--cfg-options', f'randomness.seed={seed}', *cfg_options]
+    start = time.perf_counter()
+    load_from = train_previous_stage(config, seed, directory, cfg_options,
+                                     verbose)
     checkpoint, done = [], []  # the test call takes the trained weights
+    train_options = options
+    if load_from is not None:
+        done.append(f'previous stage(s) trained in '
+                    f'{time.perf_counter() - start:.0f} s')
+        train_options = options + [f'load_from={load_from}']
     metrics = osp.join(directory, 'metrics.json')
     calls = [('train', [osp.join(TOOLS, 'train.py'), config, '--work-dir',
-                        directory, *options])] if is_trainable(config) else []
+                        directory, *train_options])
+             ] if is_trainable(config) else []
     calls.append(('test', [osp.join(TOOLS, 'test.py'), config, '--work-dir',
                            directory, '--out', metrics, '--out-item',
                            'metrics', *options]))

@@ -36,6 +36,11 @@ stand-in JPEG (COCO-sized, 640 x 480, smooth random content, written once
 under ``WORK_DIR/fake_images``), so the recipe runs where only the list
 files exist (weights: ``--random-weights``).
 
+``--whole-step`` times the whole ``model.train_step`` of any config
+instead (fine-tuning configs such as HP-DVAL's, which train their image
+tower: no cache, no stages), on a synthetic batch at full size with random
+weights (:mod:`mmltml.benchmarks.whole_step`).
+
 The parts live in :mod:`mmltml.benchmarks` (one module per job); this
 file parses the options and prints the results.
 
@@ -58,7 +63,8 @@ import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 import torch
 from mmengine.config import DictAction
 
-from mmltml.benchmarks import end_to_end, epoch, feature_cache, flops
+from mmltml.benchmarks import (end_to_end, epoch, feature_cache, flops,
+                               whole_step)
 from mmltml.benchmarks.exactness import MismatchError, check_exactness
 from mmltml.benchmarks.machine import machine_info
 from mmltml.benchmarks.memory import step_peak_memory
@@ -131,6 +137,15 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         default=(640, 480),
         metavar=('W', 'H'),
         help='size of the stand-in JPEGs (default: COCO-sized 640 x 480)')
+    parser.add_argument(
+        '--whole-step',
+        action='store_true',
+        help='time the whole model.train_step of any config (random '
+        'weights, full size; --batch-size, --iters, --warmup)')
+    parser.add_argument(
+        '--image-size', type=int,
+        help='--whole-step: image side (default: the first Resize of the '
+        "config's training pipeline, else 224)")
     parser.add_argument('--out', help='write the results as JSON here')
     parser.add_argument(
         '--cfg-options',
@@ -236,6 +251,39 @@ def run_end_to_end(args: argparse.Namespace) -> dict:
         cfg, args.work_dir, TRAIN_TOOL, log))
 
 
+def run_whole_step(args: argparse.Namespace) -> dict:
+    """``--whole-step``: the median whole training step."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    built = whole_step.build_whole_step(
+        args.config, args.cfg_options, args.batch_size, args.train_images,
+        args.seed, device, args.image_size)
+    log(f'model built on {device} ({torch.get_num_threads()} threads); '
+        f'class statistics: {built["class_stats"]}')
+    timing = whole_step.time_whole_steps(
+        built['model'], built['optim_wrapper'], built['batch'], args.iters,
+        args.warmup, device, log)
+    meta = dict(config=args.config, batch_size=args.batch_size,
+                num_classes=built['num_classes'], iters=args.iters,
+                warmup=args.warmup, random_weights=True,
+                command=' '.join([sys.executable] + sys.argv),
+                machine=machine_info(device))
+    return dict(meta=meta, whole_step=timing)
+
+
+def format_whole_step(result: dict) -> str:
+    meta, step = result['meta'], result['whole_step']
+    load = meta['machine'].get('load_average_1_5_15min')
+    return (f'{meta["config"]}: whole train_step {step["step_s"]:.2f} s '
+            f'(median of {meta["iters"]}; batch {meta["batch_size"]}, '
+            f'{meta["batch_size"] / step["step_s"]:.2f} img/s), '
+            f'{step["trainable_params"] / 1e6:.1f} M trainable parameters, '
+            f'peak {step["peak_memory_mib"]:.0f} MiB '
+            f'({step["memory_kind"]}); {meta["machine"]["device"]}, '
+            f'{meta["machine"]["torch_threads"]} threads, load {load}')
+
+
 def format_table(result: dict) -> str:
     steps = result['step']
     rows = [f'{"path":<11}' + ''.join(f'{k + " ms":>18}' for k in STAGES) +
@@ -308,6 +356,10 @@ def write_result(result: dict, out: Optional[str]) -> int:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parse_args(argv)
+    if args.whole_step:
+        result = run_whole_step(args)
+        print(format_whole_step(result))
+        return write_result(result, args.out)
     if args.end_to_end:
         result = run_end_to_end(args)
         print(format_end_to_end(result))

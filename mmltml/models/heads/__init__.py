@@ -1,10 +1,11 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 from .clip_prompt_head import CLIPPromptHead  # noqa: F401
+from .dual_view_align_head import DualViewAlignHead  # noqa: F401
 from .logits import (PRED_LOGITS, PredLogitsMixin,  # noqa: F401
                      attach_logits, record_head_logits)
 from .vsi_head import VSIHead  # noqa: F401
 
 __all__ = [
-    'CLIPPromptHead', 'VSIHead', 'PRED_LOGITS', 'PredLogitsMixin',
-    'attach_logits', 'record_head_logits'
+    'CLIPPromptHead', 'DualViewAlignHead', 'VSIHead', 'PRED_LOGITS',
+    'PredLogitsMixin', 'attach_logits', 'record_head_logits'
 ]
