@@ -7,6 +7,7 @@ from .frozen_image_encoder import (IMAGE_FEATS, CachesImageFeatures,
                                    FrozenImageEncoder, module_fingerprint)
 from .head_inputs import (CaptionFeatures, CaptionTokens, HeadInputRequest,
                           RequestsHeadInputs, check_head_inputs)
+from .head_inputs import LabelCaptions
 from .label_graph import (TextSimilarityGraph, mlgcn_adjacency,
                           similarity_adjacency, text_similarity_adjacency)
 
@@ -17,5 +18,6 @@ __all__ = [
     'FrozenImageEncoder', 'module_fingerprint', 'cooccurrence_counts',
     'TextSimilarityGraph', 'mlgcn_adjacency', 'similarity_adjacency',
     'text_similarity_adjacency', 'CaptionFeatures', 'CaptionTokens',
-    'HeadInputRequest', 'RequestsHeadInputs', 'check_head_inputs'
+    'HeadInputRequest', 'RequestsHeadInputs', 'check_head_inputs',
+    'LabelCaptions'
 ]

@@ -12,9 +12,13 @@ from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
 
 
+OUT_TYPES = ('featmap', 'embedding')
+
+
 @MODELS.register_module()
 class CLIPVisionBackbone(BaseModule):
-    """Feature maps of an open_clip image tower (ViT or ModifiedResNet).
+    """Feature maps (or the image embedding) of an open_clip image tower
+    (ViT or ModifiedResNet).
 
     Builds an open_clip ``CLIP`` with
     :func:`~mmltml.models.utils.clip_loader.build_open_clip` (a model name and
@@ -37,6 +41,13 @@ class CLIPVisionBackbone(BaseModule):
     The parts that only serve the pooled image embedding (the ViT projection
     ``proj``, the ResNet attention pooling ``attnpool``; ``ln_post`` when
     ``normalize=False``) are removed, so every kept parameter is used.
+
+    With ``out_type='embedding'`` it instead returns ``(v, )``, the pooled
+    and projected image embedding ``v = encode_image(x)`` ``[B, E]`` of
+    open_clip's ``CLIP`` (not normalised; the whole tower is kept and
+    ``out_indices`` / ``normalize`` do not apply): the image side of a
+    cosine classifier over CLIP text embeddings, e.g. LM-CLIP's fully
+    fine-tuned CLIP (:class:`~mmltml.models.heads.CLIPFineTuneHead`).
 
     Any head that takes feature maps works on top, e.g. ``VSIHead`` (which
     flattens the map row-major into tokens) or ``GlobalAveragePooling`` +
@@ -65,6 +76,8 @@ class CLIPVisionBackbone(BaseModule):
         normalize (bool): Apply ``ln_post`` to ViT tokens. Ignored for
             ResNet towers. Defaults to True.
         frozen (bool): Freeze the tower. Defaults to True.
+        out_type (str): ``'featmap'`` (default) or ``'embedding'``, see
+            above.
         save_frozen (bool, optional): Keep the frozen weights in checkpoints.
             Defaults to None: only when they do not come back when the
             model is rebuilt (no ``clip_pretrained``, e.g. a random tower,
@@ -95,28 +108,24 @@ class CLIPVisionBackbone(BaseModule):
                  normalize: bool = True,
                  frozen: bool = True,
                  save_frozen: Optional[bool] = None,
+                 out_type: str = 'featmap',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        if out_type not in OUT_TYPES:
+            raise ValueError(f'out_type must be one of {OUT_TYPES}, got '
+                             f'{out_type!r}')
+        self.out_type = out_type
         from open_clip.modified_resnet import ModifiedResNet
         from open_clip.transformer import VisionTransformer
         visual = build_open_clip(clip_model_name, clip_pretrained,
                                  clip_model_cfg).visual
-        if isinstance(visual, VisionTransformer):
-            self.is_vit = True
-            # pooling and projection are never used; drop them (and ln_post
-            # when the tokens are not normalised) so that every parameter
-            # of a trainable tower gets a gradient (DDP needs it)
-            for name in ('proj', 'attn_pool', 'attn_pool_contrastive'):
-                setattr(visual, name, None)
-            if not normalize:
-                visual.ln_post = nn.Identity()
-        elif isinstance(visual, ModifiedResNet):
-            self.is_vit = False
-            visual.attnpool = None
-        else:
+        if not isinstance(visual, (VisionTransformer, ModifiedResNet)):
             raise TypeError('CLIPVisionBackbone takes open_clip '
                             'VisionTransformer or ModifiedResNet towers, '
                             f'got {type(visual).__name__}')
+        self.is_vit = isinstance(visual, VisionTransformer)
+        if out_type == 'featmap':
+            _drop_pooling(visual, self.is_vit, normalize)
         self.visual = visual
         self.out_indices = [int(i) for i in out_indices]
         self.normalize = normalize
@@ -138,7 +147,12 @@ class CLIPVisionBackbone(BaseModule):
         return self
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        """Feature maps ``[B, C, H, W]``, one per ``out_indices`` entry."""
+        """Feature maps ``[B, C, H, W]``, one per ``out_indices`` entry, or
+        ``(encode_image(x), )`` for ``out_type='embedding'``."""
+        if self.out_type == 'embedding':
+            with torch.set_grad_enabled(torch.is_grad_enabled()
+                                        and not self.frozen):
+                return (self.visual(x), )
         kwargs = dict(indices=self.out_indices, intermediates_only=True)
         if self.is_vit:
             kwargs['normalize_intermediates'] = self.normalize
@@ -146,3 +160,17 @@ class CLIPVisionBackbone(BaseModule):
                                     and not self.frozen):
             outs = self.visual.forward_intermediates(x, **kwargs)
         return tuple(outs['image_intermediates'])
+
+
+def _drop_pooling(visual: nn.Module, is_vit: bool, normalize: bool) -> None:
+    """Remove the parts of an image tower that only serve the pooled
+    embedding (and ``ln_post`` of a ViT when its tokens are not
+    normalised), so that every parameter of a trainable tower that returns
+    feature maps gets a gradient (DDP needs it)."""
+    if not is_vit:
+        visual.attnpool = None
+        return
+    for name in ('proj', 'attn_pool', 'attn_pool_contrastive'):
+        setattr(visual, name, None)
+    if not normalize:
+        visual.ln_post = nn.Identity()

@@ -1,4 +1,5 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+from .clip_fine_tune_head import CLIPFineTuneHead  # noqa: F401
 from .clip_prompt_head import CLIPPromptHead  # noqa: F401
 from .logits import (PRED_LOGITS, PredLogitsMixin,  # noqa: F401
                      attach_logits, record_head_logits)
@@ -6,5 +7,5 @@ from .vsi_head import VSIHead  # noqa: F401
 
 __all__ = [
     'CLIPPromptHead', 'VSIHead', 'PRED_LOGITS', 'PredLogitsMixin',
-    'attach_logits', 'record_head_logits'
+    'attach_logits', 'record_head_logits', 'CLIPFineTuneHead'
 ]
