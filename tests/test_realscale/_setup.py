@@ -240,6 +240,12 @@ def write_config(path: str, base: str, weights: Dict[str, str],
     if cfg.model.backbone.type == 'CLIPPromptBackbone':
         name = cfg.model.backbone.clip_model_name
         model['backbone'] = dict(clip_pretrained=weights[name])
+    elif cfg.model.backbone.type == 'CLIPVisionBackbone':
+        # LM-CLIP: both towers of one random CLIP, as from one weights file
+        name = cfg.model.backbone.clip_model_name
+        assert cfg.model.head.text_embeds.clip_model_name == name
+        model['backbone'] = dict(clip_pretrained=weights[name])
+        model['head'] = dict(text_embeds=dict(clip_pretrained=weights[name]))
     else:  # CPRFL: random ResNet, random CLIP for the class prompts
         model['backbone'] = dict(init_cfg=None)
         text = cfg.model.head.text_embeds
