@@ -9,9 +9,11 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
     # keep the last checkpoint; no model selection on the test split.
-    # With mmltml imported, 'CheckpointHook' is mmltml's AtomicCheckpointHook
-    # (atomic writes, rotation after the write, work-dir run lock).
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1),
+    # mmltml's AtomicCheckpointHook: mmengine's CheckpointHook (same
+    # arguments) with atomic writes, rotation after the write and the
+    # work-dir run lock; type='CheckpointHook' would get mmengine's own.
+    checkpoint=dict(
+        type='AtomicCheckpointHook', interval=1, max_keep_ckpts=1),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # mmpretrain's VisualizationHook that also draws when the model is fed
     # cached features (frozen-CLIP configs); `tools/test.py --show-dir`

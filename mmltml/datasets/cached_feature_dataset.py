@@ -28,6 +28,9 @@ from .image_check import apply_pipeline
 DETERMINISTIC_TRANSFORMS = ('LoadImageFromFile', 'Resize', 'ResizeEdge',
                             'CenterCrop', 'PackInputs')
 FLIP = 'RandomFlip'
+#: The epoch of a wrapper whose :meth:`CachedFeatureDataset.set_epoch` was
+#: never called.
+NO_EPOCH = -1
 EncodeFn = Callable[[dict], torch.Tensor]
 
 
@@ -59,7 +62,13 @@ class CachedFeatureDataset:
     sampler): they depend neither on the number of data-loader workers nor
     on what ran before, so a run resumed from a checkpoint draws the flips
     of the uninterrupted run, persistent workers included (the epoch is
-    kept in shared memory, which workers read).
+    kept in shared memory, which workers read). A wrapper whose pipeline
+    flips serves nothing until its epoch is set: in a run,
+    :class:`FeatureCacheHook` (in ``custom_hooks``) sets it before each
+    training epoch and builds the cache; without the hook every epoch
+    would draw the flips of epoch 0 and nothing would be cached, so the
+    first sample served raises an error that says what to add to the
+    config (whichever runner, loop or tool iterates it).
 
     Args:
         dataset: the wrapped dataset or its config.
@@ -97,7 +106,8 @@ class CachedFeatureDataset:
         self.deterministic_transforms = tuple(deterministic_transforms)
         self.seed = sync_random_seed() if seed is None else int(seed)
         # shared with the data-loader workers, persistent ones included
-        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self._epoch = torch.full((), NO_EPOCH,
+                                 dtype=torch.int64).share_memory_()
         self.features: Optional[torch.Tensor] = None  # [N, views, E]
         self.exact = self._pipeline_is_exact()
         self.enable = enable and self.exact
@@ -146,7 +156,8 @@ class CachedFeatureDataset:
 
     @property
     def epoch(self) -> int:
-        """The epoch whose flips are drawn."""
+        """The epoch whose flips are drawn (:data:`NO_EPOCH` until
+        :meth:`set_epoch` is called)."""
         return int(self._epoch)
 
     def set_epoch(self, epoch: int) -> None:
@@ -158,8 +169,24 @@ class CachedFeatureDataset:
         """Whether sample ``idx`` is served flipped in this epoch."""
         if self.flip_prob <= 0:
             return False
-        rng = np.random.default_rng((self.seed, self.epoch, idx))
+        epoch = self.epoch
+        if epoch == NO_EPOCH:
+            raise RuntimeError(self._no_epoch_message())
+        rng = np.random.default_rng((self.seed, epoch, idx))
         return bool(rng.random() < self.flip_prob)
+
+    def _no_epoch_message(self) -> str:
+        source = getattr(self.dataset, 'ann_file', '') or type(
+            self.dataset).__name__
+        return (
+            f'CachedFeatureDataset ({source}) draws its flips per epoch, '
+            "but its epoch was never set. Add dict(type='FeatureCacheHook') "
+            'to custom_hooks of the config: it sets the epoch before each '
+            'training epoch and builds the feature cache (without it every '
+            'epoch would draw the flips of epoch 0 and nothing would be '
+            'cached; a child config that sets custom_hooks replaces the '
+            'list of its base, this hook included). Iterating the dataset '
+            'yourself, call set_epoch(epoch) first.')
 
     def __getitem__(self, idx: int) -> dict:
         if not self.exact:

@@ -1,4 +1,5 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+from .class_dependent import ClassDependent, ClassField
 from .class_stats import (GROUP_NAMES, HEAD_THR, TAIL_THR, check_class_stats,
                           compute_class_stats, cooccurrence_counts,
                           format_class_stats, group_rules, save_class_stats,
@@ -12,6 +13,7 @@ from .label_graph import (TextSimilarityGraph, mlgcn_adjacency,
                           similarity_adjacency, text_similarity_adjacency)
 
 __all__ = [
+    'ClassDependent', 'ClassField',
     'GROUP_NAMES', 'HEAD_THR', 'TAIL_THR', 'check_class_stats',
     'compute_class_stats', 'format_class_stats', 'group_rules',
     'save_class_stats', 'split_groups', 'IMAGE_FEATS', 'CachesImageFeatures',

@@ -1,7 +1,9 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Walking dataset configs, for tools that act on every dataset of a
 config (``tools/misc/check_dataset.py``, ``benchmark_train.py``), and the
-check that a cached-feature training set has its hook (``tools/train.py``)."""
+check that a cached-feature training set has its hook (``tools/train.py``,
+before anything is built; every runner meets the same rule at the first
+sample, enforced by :class:`~mmltml.datasets.CachedFeatureDataset`)."""
 from typing import List
 
 

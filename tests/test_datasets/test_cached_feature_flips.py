@@ -49,6 +49,7 @@ def _dataset(root, seed=7):
                       dict(type='PackInputs')]),
         seed=seed)
     assert dataset.build_cache(ENCODER)
+    dataset.set_epoch(0)  # as FeatureCacheHook.before_train
     return dataset
 
 
@@ -134,6 +135,31 @@ def test_seed_none_is_drawn_like_a_samplers(root):
     np.random.seed(5)
     assert _dataset(root, seed=None).seed == first
     assert first == np.random.RandomState(5).randint(2**31)
+
+
+@pytest.mark.parametrize('num_workers', [0, 2])
+def test_a_flipping_wrapper_without_an_epoch_refuses_to_serve(
+        root, num_workers):
+    """Nobody set the epoch (no FeatureCacheHook): the first sample raises,
+    in the main process or in a worker, saying what to add."""
+    dataset = CachedFeatureDataset(_dataset(root).dataset, seed=7)
+    loader = DataLoader(dataset, batch_size=5, collate_fn=default_collate,
+                        num_workers=num_workers)
+    with pytest.raises(RuntimeError, match='epoch was never set') as info:
+        next(iter(loader))
+    assert "Add dict(type='FeatureCacheHook') to custom_hooks" in str(
+        info.value)
+    assert osp.join(root, 'list.txt') in str(info.value)
+    dataset.set_epoch(0)
+    assert len(next(iter(loader))['data_samples']) == 5
+    # without a flip the epoch plays no part: nothing to refuse
+    still = CachedFeatureDataset(
+        LTMultiLabelDataset(
+            ann_file=osp.join(root, 'list.txt'),
+            metainfo=dict(classes=['a', 'b', 'c']), data_prefix=root,
+            pipeline=[dict(type='LoadImageFromFile'),
+                      dict(type='PackInputs')]), seed=7)
+    assert still.flip_prob == 0 and 'data_samples' in still[0]
 
 
 def test_hook_sets_the_epoch_before_each_training_epoch(root):

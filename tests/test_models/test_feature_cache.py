@@ -69,7 +69,7 @@ def model():
 
 
 def fill(dataset, model):
-    runner = SimpleNamespace(model=model,
+    runner = SimpleNamespace(model=model, epoch=0,
                              train_dataloader=SimpleNamespace(dataset=dataset))
     FeatureCacheHook().before_train(runner)
     return dataset
@@ -316,8 +316,9 @@ def test_loading_workers_give_the_serial_features_and_log_progress(
     monkeypatch.setattr('mmltml.datasets.cached_feature_dataset.print_log',
                         lambda msg, **kwargs: messages.append(msg))
     dataset = build_dataset(voc_root, batch_size=4)
-    runner = SimpleNamespace(model=model, train_dataloader=SimpleNamespace(
-        dataset=dataset, num_workers=2))
+    runner = SimpleNamespace(
+        model=model, epoch=0,
+        train_dataloader=SimpleNamespace(dataset=dataset, num_workers=2))
     FeatureCacheHook().before_train(runner)
     assert torch.equal(dataset.features, serial.features)
     total = len(dataset)

@@ -39,7 +39,7 @@ def _options(max_epochs, interval, loop=RESUMABLE_LOOP, interrupt_at=None,
         'train_cfg': train_cfg,
         'randomness': DETERMINISTIC,
         'default_hooks.checkpoint': dict(
-            type='CheckpointHook', by_epoch=False, interval=interval),
+            type='AtomicCheckpointHook', by_epoch=False, interval=interval),
         'custom_hooks': hooks
     }
 

@@ -38,6 +38,7 @@ from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401  (registers the plugin components)
 from mmltml.benchmarks.synthetic import generate_synthetic_lt
+from mmltml.datasets import CachedFeatureDataset
 from mmltml.utils.dataset_cfg import check_feature_cache_hook
 from tests._tiny_setup import REPO_ROOT, TINY_CLIP_224, make_ltml_subset
 
@@ -207,6 +208,8 @@ def build_loaders(cfg: Config) -> Dict[str, torch.utils.data.DataLoader]:
 
 def check_loader(key: str, loader) -> None:
     dataset = loader.dataset
+    if isinstance(dataset, CachedFeatureDataset):
+        dataset.set_epoch(0)  # as the config's FeatureCacheHook does
     assert len(dataset) > 0, key
     info = dataset.get_data_info(0)
     assert 'img_path' in info and osp.isfile(info['img_path']), (key, info)

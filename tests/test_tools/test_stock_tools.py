@@ -80,6 +80,25 @@ def test_stock_train_writes_checkpoint(trained):
     assert osp.isfile(trained[1])
 
 
+@pytest.mark.slow  # builds the model and starts training
+def test_stock_train_refuses_a_cached_set_without_its_hook(bench, tmp_path):
+    """A child config whose custom_hooks drop FeatureCacheHook stops at the
+    first batch of mmpretrain's own train.py, saying what to add."""
+    from tests.test_reliability.test_feature_cache_hook_required import (
+        FIX, write_child_config)
+    env = dict(os.environ, PYTHONPATH=REPO_ROOT + os.pathsep +
+               os.environ.get('PYTHONPATH', ''))
+    proc = subprocess.run(
+        [sys.executable, osp.join(STOCK, 'train.py'),
+         write_child_config(str(tmp_path)), '--work-dir',
+         str(tmp_path / 'work')],
+        cwd=bench, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert 'epoch was never set' in proc.stderr and FIX in proc.stderr, \
+        proc.stderr[-3000:]
+    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
+
+
 @pytest.mark.slow  # a training run or a full test pass
 def test_stock_test_loads_checkpoint_and_draws(bench, trained, tmp_path):
     """Stock test.py loads the stock-written checkpoint (weights-only) and

@@ -14,7 +14,7 @@ from mmltml.utils.atomic_file import TEMP_MARK, atomic_path, atomic_write_text
 from mmltml.utils.work_dir_lock import acquire_work_dir, release_work_dir
 
 
-@HOOKS.register_module(name=['AtomicCheckpointHook', 'CheckpointHook'])
+@HOOKS.register_module()
 class AtomicCheckpointHook(CheckpointHook):
     """A ``CheckpointHook`` whose checkpoints survive kills and full disks.
 
@@ -40,10 +40,11 @@ class AtomicCheckpointHook(CheckpointHook):
     (:func:`mmltml.utils.work_dir_lock.acquire_work_dir`): a second
     training run into a work dir in use fails before its first iteration.
 
-    Importing ``mmltml`` registers it in mmpretrain's hook registry as
-    ``CheckpointHook`` too, so every config with
-    ``default_scope='mmpretrain'`` and ``custom_imports=dict(imports=
-    ['mmltml'])`` gets it, with the arguments of mmengine's hook.
+    It takes the arguments of mmengine's hook. mmltml's default runtime
+    (``configs/_base_/default_runtime.py``) names it:
+    ``default_hooks.checkpoint=dict(type='AtomicCheckpointHook', ...)``;
+    a config that names ``type='CheckpointHook'`` gets mmengine's own hook
+    (checkpoints written in place, no run lock), as without mmltml.
     """
 
     def before_train(self, runner) -> None:

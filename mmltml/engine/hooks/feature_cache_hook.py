@@ -18,7 +18,11 @@ class FeatureCacheHook(Hook):
     uses it (``before_train``, ``before_val``, ``before_test``), and set the
     training dataset's epoch before each training epoch (its flips are
     drawn per epoch, as mmengine's ``DistSamplerSeedHook`` does for
-    samplers).
+    samplers; also in ``before_train``, for loops that call no epoch
+    hooks). Validation and test datasets are set to epoch 0. A
+    :class:`CachedFeatureDataset` whose pipeline flips refuses to serve
+    before its epoch is set, so a run without this hook stops at its first
+    batch with an error that says to add it.
 
     The model states what it can cache by implementing
     :class:`~mmltml.structures.frozen_image_encoder.CachesImageFeatures`;
@@ -33,22 +37,23 @@ class FeatureCacheHook(Hook):
     priority = 'VERY_HIGH'
 
     def before_train(self, runner) -> None:
-        """Cache the training images' features."""
+        """Cache the training images' features; set the run's epoch."""
         self._build(runner, runner.train_dataloader, training=True)
+        self.before_train_epoch(runner)
 
     def before_train_epoch(self, runner) -> None:
         """Draw this epoch's flips (before the epoch's iterator starts)."""
-        dataset = getattr(runner.train_dataloader, 'dataset', None)
-        if isinstance(dataset, CachedFeatureDataset):
-            dataset.set_epoch(runner.epoch)
+        _set_epoch(runner.train_dataloader, runner.epoch)
 
     def before_val(self, runner) -> None:
         """Cache the validation images' features."""
         self._build(runner, runner.val_dataloader)
+        _set_epoch(runner.val_dataloader, 0)
 
     def before_test(self, runner) -> None:
         """Cache the test images' features."""
         self._build(runner, runner.test_dataloader)
+        _set_epoch(runner.test_dataloader, 0)
 
     def _build(self, runner, dataloader, training: bool = False) -> None:
         dataset = getattr(dataloader, 'dataset', None)
@@ -74,3 +79,10 @@ class FeatureCacheHook(Hook):
                                                     'num_workers', 0))
         finally:
             model.train(was_training)
+
+
+def _set_epoch(dataloader, epoch: int) -> None:
+    """Set the epoch of a :class:`CachedFeatureDataset` loader's dataset."""
+    dataset = getattr(dataloader, 'dataset', None)
+    if isinstance(dataset, CachedFeatureDataset):
+        dataset.set_epoch(epoch)

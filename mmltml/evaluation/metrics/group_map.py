@@ -16,6 +16,7 @@ from mmpretrain.structures import label_to_onehot
 from mmltml.datasets import load_class_stats
 from mmltml.models.heads.logits import PRED_LOGITS
 from mmltml.structures import GROUP_NAMES, HEAD_THR, TAIL_THR, group_rules
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 
 EMPTY_CLASS_POLICIES = ('exclude', 'zero')
 
@@ -85,7 +86,7 @@ def classwise_average_precision(pred: np.ndarray,
 
 
 @METRICS.register_module()
-class GroupMAP(BaseMetric):
+class GroupMAP(BaseMetric, ClassDependent):
     """mAP over all classes and over the head / medium / tail groups.
 
     The groups are defined by the *training* frequency n_i of each class,
@@ -124,8 +125,8 @@ class GroupMAP(BaseMetric):
 
     The statistics must be the training split's: statistics equal to the
     evaluated set's own positives per class are refused, and so (checked
-    by ``ClassCountCheckHook`` before training) are statistics that count
-    more images than the training list.
+    by ``ClassCountCheckHook`` before training, see :meth:`class_fields`)
+    are statistics that count more images than the training list.
 
     Args:
         class_stats (str | dict, optional): Training statistics, any source
@@ -229,7 +230,7 @@ class GroupMAP(BaseMetric):
 
         Raises:
             ValueError: If the class statistics are the evaluated set's own
-                label counts (see :meth:`check_training_split`).
+                label counts.
         """
         pred, key = _ranking_scores(results)
         target = torch.stack([r['gt_score'] for r in results])
@@ -251,27 +252,14 @@ class GroupMAP(BaseMetric):
             self._dump(ap, num_pos)
         return self._drop_empty_groups(metrics)
 
-    def check_training_split(self, num_train_images: int,
-                             source: str) -> None:
-        """Refuse class statistics that count more images than the
-        training list has: they cannot be the training split's (e.g.
-        ``class_stats`` pointed at the test list). Called by
-        :class:`~mmltml.engine.hooks.ClassCountCheckHook` before training.
-
-        Args:
-            num_train_images (int): Images of the training list.
-            source (str): The training list, for the message.
-
-        Raises:
-            ValueError: If the statistics count more images.
-        """
-        num = self.stats.get('num_images')
-        if num is not None and num > num_train_images:
-            raise ValueError(
-                f'GroupMAP: the class statistics count {num} images, more '
-                f'than the {num_train_images} of the training list {source}'
-                ': they are not the training split\'s (is class_stats the '
-                'test or validation list?)')
+    def class_fields(self) -> List[ClassField]:
+        """The class statistics (with the images they count), which
+        :class:`~mmltml.engine.hooks.ClassCountCheckHook` checks against
+        the dataset's classes and the training list before training."""
+        return [
+            ClassField('stats', self.stats['num_classes'],
+                       'class statistics', self.stats['num_images'])
+        ]
 
     def _refuse_stats_of_evaluated_split(self, num_pos: np.ndarray) -> None:
         """Refuse class statistics equal to the evaluated set's own

@@ -9,6 +9,7 @@ from mmengine.model import BaseModule
 from mmpretrain.registry import MODELS
 
 from mmltml.datasets.categories import get_class_names
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
@@ -31,7 +32,7 @@ def resolve_class_names(classnames: Union[str, Sequence[str]]) -> List[str]:
 
 
 @MODELS.register_module()
-class CLIPPromptBackbone(BaseModule):
+class CLIPPromptBackbone(BaseModule, ClassDependent):
     """CLIP image and class-text features for prompt-tuned multi-label
     recognition (LMPT, CoOp and zero-shot CLIP are settings of it).
 
@@ -279,6 +280,10 @@ class CLIPPromptBackbone(BaseModule):
         positions = torch.arange(tokens.shape[1], device=device)
         mask = positions[None] <= eot_positions(tokens)[:, None]
         return self.clip.token_embedding(tokens).float(), mask
+
+    def class_fields(self) -> List[ClassField]:
+        """``classnames`` (its prompt learner is built from them)."""
+        return [ClassField('classnames', len(self.classnames))]
 
 
 class _TextMemo(NamedTuple):

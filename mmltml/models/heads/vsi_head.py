@@ -1,19 +1,20 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """CPRFL's visual-semantic interaction head."""
-from typing import Dict, Optional, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import torch
 import torch.nn as nn
 from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
 
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 from ..text_embeds import ClassTextEmbeds
 from ..utils.vsi_block import VSIBlock
 from .logits import PredLogitsMixin
 
 
 @MODELS.register_module()
-class VSIHead(PredLogitsMixin, MultiLabelClsHead):
+class VSIHead(PredLogitsMixin, MultiLabelClsHead, ClassDependent):
     r"""Visual-semantic interaction head of CPRFL.
 
     Category-Prompt Refined Feature Learning (CPRFL, Yan et al., ACM MM 2024,
@@ -188,6 +189,11 @@ class VSIHead(PredLogitsMixin, MultiLabelClsHead):
         if self.no_cls_grad:
             prompts = prompts.detach()
         return (refined * prompts).sum(dim=-1)
+
+    def class_fields(self) -> List[ClassField]:
+        """``num_classes`` (its text embeddings are checked against it
+        when built)."""
+        return [ClassField('num_classes', self.num_classes)]
 
 
 def _load_legacy_text_keys(module: VSIHead, state_dict: dict, prefix: str,

@@ -31,15 +31,17 @@ the used positions p of :math:`1 - \cos(T_{kp}, O_{ip})`, computed in closed
 form :math:`\sum_p m_{kp} - \sum_p m_{kp} \hat T_{kp}\cdot\hat O_{ip}` with
 one einsum (no [B, C, L, D] tensor).
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
-from .utils import (autocast_off, check_reduction, compute_dtype,
-                    require_positive_counts, resolve_class_stats)
+from mmltml.structures.class_dependent import ClassDependent, ClassField
+from .utils import (autocast_off, check_reduction, class_stats_fields,
+                    compute_dtype, require_positive_counts,
+                    resolve_class_stats)
 
 POSITION_REDUCTIONS = ('mean', 'sum')
 _NORM_EPS = 1e-8
@@ -109,7 +111,7 @@ def cse_loss(distance: torch.Tensor,
 
 
 @MODELS.register_module()
-class CSELoss(nn.Module):
+class CSELoss(nn.Module, ClassDependent):
     r"""Class-specific embedding loss (LMPT Sec. 3.4, Eqs. 3-7).
 
     ``max(0, w (mu - Delta)) = w max(0, mu - Delta)`` since ``w > 0``. The
@@ -176,7 +178,8 @@ class CSELoss(nn.Module):
         self.position_reduction = position_reduction
         self.reduction = check_reduction(reduction)
         self.loss_weight = loss_weight
-        freq, _ = resolve_class_stats(class_freq, None, class_stats)
+        freq, self.train_num = resolve_class_stats(class_freq, None,
+                                                   class_stats)
         if soft_margin or reweight:
             if freq is None:
                 raise ValueError('CSELoss with soft_margin or reweight needs '
@@ -199,6 +202,10 @@ class CSELoss(nn.Module):
             return None
         inv = self.class_freq.to(device=device, dtype=dtype).pow(-self.gamma)
         return inv / inv.sum()
+
+    def class_fields(self) -> List[ClassField]:
+        """``class_freq`` (with the images it counts), when given."""
+        return class_stats_fields(self.class_freq, self.train_num)
 
     def forward(self,
                 prompt_embeds: torch.Tensor,

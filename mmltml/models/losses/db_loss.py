@@ -61,16 +61,17 @@ parts are named as in the ECCV 2020 paper; the formulas follow the official
 code, which is authoritative where the paper differs (e.g. the sign and the
 1/lambda of the prior bias).
 """
-from typing import Optional, Sequence, Tuple, Union
+from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmpretrain.registry import MODELS
 
-from .utils import (autocast_off, check_reduction, compute_dtype,
-                    reduce_elementwise, require_positive_counts,
-                    resolve_class_stats)
+from mmltml.structures.class_dependent import ClassDependent, ClassField
+from .utils import (autocast_off, check_reduction, class_stats_fields,
+                    compute_dtype, reduce_elementwise,
+                    require_positive_counts, resolve_class_stats)
 
 REWEIGHT_FUNCS = (None, 'inv', 'sqrt_inv', 'rebalance', 'CB',
                   'class_static')
@@ -311,7 +312,7 @@ def _check_choices(reweight_func: Optional[str], weight_norm: Optional[str],
 
 
 @MODELS.register_module()
-class DBLoss(nn.Module):
+class DBLoss(nn.Module, ClassDependent):
     r"""Distribution-balanced loss family, as the official ``ResampleLoss``.
 
     See the module docstring for the equations. Each option is one
@@ -463,6 +464,10 @@ class DBLoss(nn.Module):
             full = torch.nonzero(freq >= num).flatten().tolist()
             raise ValueError(f'logit_reg init_bias needs n_i < N; classes '
                              f'{full} occur in every training image')
+
+    def class_fields(self) -> List[ClassField]:
+        """``class_freq`` (with ``train_num``), when given."""
+        return class_stats_fields(self.class_freq, self.train_num)
 
     def forward(self,
                 cls_score: torch.Tensor,

@@ -9,12 +9,13 @@
   conventions on an element-wise loss.
 """
 from contextlib import nullcontext
-from typing import ContextManager, Optional, Sequence, Tuple, Union
+from typing import ContextManager, List, Optional, Sequence, Tuple, Union
 
 import torch
 from mmpretrain.models.losses.utils import weight_reduce_loss
 
 from mmltml.datasets import load_class_stats
+from mmltml.structures.class_dependent import ClassField
 
 REDUCTIONS = ('none', 'mean', 'sum')
 
@@ -48,6 +49,9 @@ def resolve_class_stats(
 ) -> Tuple[Optional[torch.Tensor], Optional[int]]:
     """Return ``(class_freq as an int64 tensor, train_num)``.
 
+    Numbers and sources alike are read and checked by the one loader,
+    :func:`mmltml.datasets.load_class_stats`.
+
     Args:
         class_freq: n_i, the number of training images containing class i.
         train_num: N, the number of training images.
@@ -65,28 +69,30 @@ def resolve_class_stats(
         if class_freq is not None or train_num is not None:
             raise ValueError('give class statistics either as class_stats or '
                              'as class_freq/train_num, not both')
-        stats = load_class_stats(class_stats)
-        class_freq, train_num = stats['class_freq'], stats.get('num_images')
-    if class_freq is None:
-        if train_num is not None:
-            raise ValueError('train_num was given without class_freq')
+        source = class_stats
+    elif class_freq is not None:
+        if isinstance(class_freq, torch.Tensor):
+            class_freq = class_freq.tolist()
+        source = dict(class_freq=class_freq, num_images=train_num)
+    elif train_num is not None:
+        raise ValueError('train_num was given without class_freq')
+    else:
         return None, None
-    freq = torch.as_tensor(class_freq)
-    if freq.is_floating_point():
-        if not torch.equal(freq, freq.round()):
-            raise ValueError('class_freq must hold integer image counts')
-    freq = freq.to(torch.int64)
-    if freq.dim() != 1 or freq.numel() == 0:
-        raise ValueError(f'class_freq must be a non-empty 1-D sequence, got '
-                         f'shape {tuple(freq.shape)}')
-    if bool((freq < 0).any()):
-        raise ValueError('class_freq must be non-negative')
-    if train_num is not None:
-        train_num = int(train_num)
-        if train_num < int(freq.max()):
-            raise ValueError(f'train_num={train_num} is below the largest '
-                             f'class_freq {int(freq.max())}')
-    return freq, train_num
+    stats = load_class_stats(source)
+    return (torch.tensor(stats['class_freq'], dtype=torch.int64),
+            stats['num_images'])
+
+
+def class_stats_fields(class_freq: Optional[torch.Tensor],
+                       num_images: Optional[int]) -> List[ClassField]:
+    """The class-dependent field of a loss holding training statistics
+    (:class:`~mmltml.structures.ClassDependent`)."""
+    if class_freq is None:
+        return []
+    return [
+        ClassField('class_freq', class_freq.numel(), 'class statistics',
+                   num_images)
+    ]
 
 
 def require_positive_counts(class_freq: torch.Tensor, what: str) -> None:
