@@ -313,3 +313,19 @@ def test_label_captions_input_refuses_an_unknown_label():
     sample = DataSample(metainfo=dict(img_path='x.jpg')).set_gt_label([5])
     with pytest.raises(ValueError, match='label id 5 of image x.jpg'):
         provider(None, None, [sample])
+
+
+def test_class_dependent_fields_are_declared():
+    """ClassCountCheckHook sees the head's, the loss's and the label
+    captions' class counts."""
+    from mmltml.engine.hooks import ClassCountCheckHook
+    model = build(RESNET, None, init=False)
+    fields = ClassCountCheckHook.model_fields(model)
+    declared = {where: f.num_classes for where, f in fields}
+    assert {
+        'model.head_inputs.label_captions.classnames (LabelCaptionsInput)':
+        4,
+        'model.head.num_classes (CLIPFineTuneHead)': 4,
+        'model.head.loss_module.class_freq (BalancedAsymmetricLoss class '
+        'statistics)': 4,
+    }.items() <= declared.items()

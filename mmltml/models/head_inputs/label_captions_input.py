@@ -8,12 +8,13 @@ from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
 from mmltml.datasets.categories import get_class_names
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 from mmltml.structures.head_inputs import LabelCaptions
 from .base_head_input import BaseHeadInput
 
 
 @MODELS.register_module()
-class LabelCaptionsInput(BaseHeadInput):
+class LabelCaptionsInput(BaseHeadInput, ClassDependent):
     """:class:`~mmltml.structures.head_inputs.LabelCaptions`: a caption of
     each image written from its labels, ``template.format(sep.join(names))``,
     e.g. "a photo of a person, dog". No caption file is needed.
@@ -49,6 +50,10 @@ class LabelCaptionsInput(BaseHeadInput):
         self.classnames = [name.replace('_', ' ') for name in names]
         self.template = template
         self.sep = sep
+
+    def class_fields(self) -> List[ClassField]:
+        """``classnames``."""
+        return [ClassField('classnames', len(self.classnames))]
 
     def caption(self, labels: Sequence[int]) -> str:
         """The caption of one image with label ids ``labels`` (in order)."""

@@ -8,6 +8,7 @@ from mmpretrain.models.heads import MultiLabelClsHead
 from mmpretrain.registry import MODELS
 from mmpretrain.structures import DataSample
 
+from mmltml.structures.class_dependent import ClassDependent, ClassField
 from mmltml.structures.head_inputs import (HeadInputRequest, LabelCaptions,
                                            RequestsHeadInputs)
 from ..losses.utils import autocast_off
@@ -16,7 +17,8 @@ from .logits import PredLogitsMixin
 
 
 @MODELS.register_module()
-class CLIPFineTuneHead(PredLogitsMixin, MultiLabelClsHead, RequestsHeadInputs):
+class CLIPFineTuneHead(PredLogitsMixin, MultiLabelClsHead, RequestsHeadInputs,
+                       ClassDependent):
     r"""Class scores of a whole CLIP fine-tuned as a multi-label classifier,
     and LM-CLIP's loss.
 
@@ -111,6 +113,11 @@ class CLIPFineTuneHead(PredLogitsMixin, MultiLabelClsHead, RequestsHeadInputs):
     def text_tower(self) -> CLIPClassTextEmbeds:
         """The trainable CLIP text side (class prompts, captions, scale)."""
         return self.text_embeds.source
+
+    def class_fields(self) -> List[ClassField]:
+        """``num_classes`` (its class prompts are checked against it when
+        built)."""
+        return [ClassField('num_classes', self.num_classes)]
 
     def head_input_requests(self) -> Tuple[HeadInputRequest, ...]:
         """``label_captions`` when the head has a contrastive loss."""
