@@ -56,11 +56,11 @@ def tiny_clip(request, tmp_path_factory):
     return cfg, path, clip.eval(), tokenizer
 
 
-def model_cfg(cfg, weights, contrastive=True):
+def model_cfg(cfg, weights, contrastive=True, truncate_text=True):
     text = dict(type='CLIPClassTextEmbeds', classnames=NAMES,
                 template='a photo of a {}', clip_model_cfg=cfg,
                 clip_pretrained=weights, trainable=True,
-                train_logit_scale=True)
+                train_logit_scale=True, truncate_text=truncate_text)
     head = dict(type='CLIPFineTuneHead', num_classes=len(NAMES),
                 text_embeds=text,
                 # BAL of LM-CLIP, without the batch-max division: random
@@ -83,8 +83,8 @@ def model_cfg(cfg, weights, contrastive=True):
         head=head)
 
 
-def build(cfg, weights, contrastive=True, init=True):
-    model = MODELS.build(model_cfg(cfg, weights, contrastive))
+def build(cfg, weights, contrastive=True, init=True, **kwargs):
+    model = MODELS.build(model_cfg(cfg, weights, contrastive, **kwargs))
     if init:
         model.init_weights()
     return model
@@ -196,6 +196,28 @@ def test_every_parameter_gets_a_gradient(tiny_clip):
     assert any(n.startswith('backbone.visual.') for n in params)
     assert any(n.startswith('head.text_embeds.source.clip.transformer')
                for n in params)
+
+
+def test_truncated_text_gives_the_same_losses_and_gradients(tiny_clip):
+    """``truncate_text=True`` (the configs') runs the text tower up to the
+    longest end-of-text position: the same losses and gradients as the
+    whole context, up to float rounding."""
+    cfg, weights, _, _ = tiny_clip
+    images, samples = batch()
+    results = []
+    for truncate in (False, True):
+        model = build(cfg, weights, truncate_text=truncate).eval()
+        losses = model.loss(images, samples)
+        sum(losses.values()).backward()
+        grads = {n: p.grad for n, p in model.named_parameters()}
+        results.append((losses, grads))
+    (full, full_grads), (cut, cut_grads) = results
+    for key in full:
+        torch.testing.assert_close(cut[key], full[key])
+    assert full_grads.keys() == cut_grads.keys()
+    for name, grad in full_grads.items():
+        torch.testing.assert_close(cut_grads[name], grad, rtol=1e-4,
+                                   atol=1e-6, msg=name)
 
 
 def test_without_contrastive_loss_no_head_input():

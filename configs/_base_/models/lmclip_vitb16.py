@@ -29,5 +29,9 @@ model = dict(
             clip_model_name='ViT-B-16-quickgelu',
             clip_pretrained='openai',
             trainable=True,
-            train_logit_scale=True),
+            train_logit_scale=True,
+            # the tower runs up to the longest end-of-text token of each
+            # batch of texts (class prompts, label captions), not all 77
+            # positions: the same features and gradients, faster
+            truncate_text=True),
         contrastive_loss=dict(type='CLIPContrastiveLoss')))
