@@ -75,8 +75,8 @@ def build_model(cfg: Config, device: torch.device
     return model, build_optim_wrapper(model, cfg.optim_wrapper)
 
 
-def stage_methods(model, optim_wrapper) -> Sequence[Tuple[object, str,
-                                                           str]]:
+def stage_methods(model,
+                  optim_wrapper) -> Sequence[Tuple[object, str, str]]:
     """``(object, method name, stage)`` of every metered method."""
     head = model.head
     return ((model.data_preprocessor, 'forward', 'image'),
@@ -151,4 +151,3 @@ def epoch_estimate(cfg: Config, step: dict, batch_size: int,
                 eval_ms_per_image=eval_ms, eval_s=eval_s,
                 max_epochs=epochs, evaluations=evals,
                 schedule_h=(epochs * epoch_s + evals * eval_s) / 3600)
-

@@ -78,8 +78,8 @@ class StageTimer(StageMeter):
         return self.totals
 
 
-def _stage_methods(model, optim_wrapper) -> Sequence[Tuple[object, str,
-                                                            str]]:
+def _stage_methods(model,
+                   optim_wrapper) -> Sequence[Tuple[object, str, str]]:
     """``(object, method name, stage)`` of every metered method."""
     return ((model.data_preprocessor, 'forward', 'image'),
             (model.backbone, 'encode_image', 'image'),

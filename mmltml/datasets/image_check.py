@@ -57,7 +57,6 @@ def describe_size(size: Optional[Tuple[int, int]]) -> str:
     return f'{width} x {height} px{memory}'
 
 
-
 def is_out_of_memory(error: BaseException) -> bool:
     """Whether ``error`` is an allocation failure (Python's
     ``MemoryError``, OpenCV's ``Insufficient memory``, torch's

@@ -256,4 +256,3 @@ def format_curve(split: LTSplit) -> str:
         f'target; largest deviation {int(deviation.max())} '
         f'({classes[int(np.argmax(deviation))]})')
     return '\n'.join(rows)
-

@@ -32,7 +32,6 @@ def test_collect_only_mean_and_std(tool, tmp_path):
     config = str(tmp_path / 'lmpt_demo.py')
     for seed, row in enumerate(values):
         directory = tool.run_dir(str(tmp_path / 'runs'), config, seed)
-        import os
         os.makedirs(directory)
         metrics = {f'lt/{c}': float(v) for c, v in zip(tool.COLUMNS, row)}
         metrics['multi-label/mAP'] = 0.0  # other metrics are ignored
@@ -84,7 +83,8 @@ def test_mean_std_uses_the_finite_values_only():
 def test_tool_output_goes_to_the_log_and_a_failure_shows_its_end(
         tool, tmp_path, capsys):
     script = tmp_path / 'noisy.py'
-    script.write_text('import sys\nfor i in range(60):\n    print(f"line {i}")\n'
+    script.write_text('import sys\nfor i in range(60):\n'
+                      '    print(f"line {i}")\n'
                       'sys.exit(int(sys.argv[1]))\n')
     log = tmp_path / 'ok.log'
     tool._call([str(script), '0'], str(log))

@@ -48,4 +48,3 @@ class HeadLogitsHook(Hook):
 
     after_val = _remove
     after_test = _remove
-

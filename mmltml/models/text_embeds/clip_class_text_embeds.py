@@ -8,7 +8,7 @@ from mmpretrain.registry import MODELS
 
 from mmltml.datasets.categories import get_class_names
 from ..utils.clip_loader import (build_clip_and_tokenizer, check_quick_gelu,
-                                  named_model_cfg)
+                                 named_model_cfg)
 from ..utils.clip_text import (check_text_tower, cut_words_to_fit,
                                encode_text_embeddings, eot_positions)
 from .base_text_embeds import BaseTextEmbeds
