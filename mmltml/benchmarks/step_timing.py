@@ -17,7 +17,8 @@ each interval to the innermost open stage only.
 import statistics
 import time
 from contextlib import ExitStack, contextmanager
-from typing import Callable, Dict, Iterator, List, Sequence, Tuple
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple)
 
 import torch
 
@@ -77,8 +78,8 @@ class StageTimer(StageMeter):
         return self.totals
 
 
-def _stage_methods(model, optim_wrapper) -> Sequence[Tuple[object, str,
-                                                            str]]:
+def _stage_methods(model,
+                   optim_wrapper) -> Sequence[Tuple[object, str, str]]:
     """``(object, method name, stage)`` of every metered method."""
     return ((model.data_preprocessor, 'forward', 'image'),
             (model.backbone, 'encode_image', 'image'),
@@ -97,12 +98,17 @@ def _metered(method: Callable, meter: StageMeter, stage: str) -> Callable:
 
 
 @contextmanager
-def metered_stages(model, optim_wrapper,
-                   meter: StageMeter) -> Iterator[None]:
+def metered_stages(model, optim_wrapper, meter: StageMeter,
+                   methods: Optional[Sequence[Tuple[object, str, str]]] = None
+                   ) -> Iterator[None]:
     """Charge ``meter`` per stage while ``model.train_step`` runs inside
-    (instance attributes shadow the methods; removed on exit)."""
+    (instance attributes shadow the methods; removed on exit).
+    ``methods``: ``(object, method name, stage)`` triples; default: the
+    CLIP-prompt stages."""
+    if methods is None:
+        methods = _stage_methods(model, optim_wrapper)
     with ExitStack() as stack:
-        for owner, name, stage in _stage_methods(model, optim_wrapper):
+        for owner, name, stage in methods:
             method = getattr(owner, name)
             if name in vars(owner):  # already an instance attribute
                 stack.callback(setattr, owner, name, method)

@@ -40,7 +40,9 @@ class ListEntry(NamedTuple):
     """One image line of a list file."""
     lineno: int  #: 1-based line number
     path: str  #: image path as written in the file
-    ids: Optional[List[int]]  #: sorted class ids; None if invalid
+    #: class ids, sorted (unless read with ``sort_ids=False``: in the order
+    #: the line writes them); None if invalid
+    ids: Optional[List[int]]
 
 
 class CaptionEntry(NamedTuple):
@@ -101,8 +103,9 @@ def iter_text_lines(path: str, kind: str,
 
 
 def parse_ids(tokens: List[str], num_classes: Optional[int],
-              where: str) -> List[int]:
-    """Sorted class ids of the label tokens of one line.
+              where: str, sort: bool = True) -> List[int]:
+    """Class ids of the label tokens of one line, sorted (``sort=True``) or
+    in the order the line writes them.
 
     Raises:
         ValueError: Naming ``where``, for a non-integer, negative,
@@ -122,14 +125,14 @@ def parse_ids(tokens: List[str], num_classes: Optional[int],
         if idx in ids:
             raise ValueError(f'{where}: label id {idx} repeated')
         ids.append(idx)
-    return sorted(ids)
+    return sorted(ids) if sort else ids
 
 
 def iter_list_file(path: str,
                    num_classes: Optional[int] = None,
                    allow_unlabelled: bool = True,
-                   on_error: Optional[ErrorFn] = None
-                   ) -> Iterator[ListEntry]:
+                   on_error: Optional[ErrorFn] = None,
+                   sort_ids: bool = True) -> Iterator[ListEntry]:
     """Iterate over the image lines of a list file.
 
     Args:
@@ -139,6 +142,8 @@ def iter_list_file(path: str,
             sets). Defaults to True.
         on_error (callable, optional): Called with each error message
             instead of raising it (see the module docstring).
+        sort_ids (bool): Sort each line's class ids (default), or keep the
+            order the line writes them in.
 
     Yields:
         ListEntry: ``(lineno, path, ids)`` of each image line.
@@ -160,7 +165,7 @@ def iter_list_file(path: str,
             continue
         first_line[key] = lineno
         try:
-            ids = parse_ids(tokens, num_classes, where)
+            ids = parse_ids(tokens, num_classes, where, sort_ids)
         except ValueError as error:
             report(str(error))
             ids = None

@@ -15,6 +15,7 @@ from .list_file import image_key, iter_caption_file, iter_list_file
 from .image_check import apply_pipeline, iter_image_problems
 
 BAD_IMAGE_POLICIES = ('error', 'skip')
+LABEL_ORDERS = ('sorted', 'file')
 
 
 @DATASETS.register_module()
@@ -81,6 +82,11 @@ class LTMultiLabelDataset(MultiLabelDataset):
         on_bad_image (str): ``'error'`` (default) or ``'skip'``, see above.
             Skipping reads every image at initialisation, in each process
             that builds the dataset.
+        label_order (str): Order of each image's ``gt_label`` ids:
+            ``'sorted'`` (default) or ``'file'``, the order its list file
+            line writes them in (the multi-hot labels are the same; LM-CLIP
+            names the labels in that order in its label captions,
+            :class:`~mmltml.models.head_inputs.LabelCaptionsInput`).
         **kwargs: Other arguments of :class:`mmpretrain.datasets.BaseDataset`
             (``pipeline``, ``indices``, ``serialize_data``, ``lazy_init``,
             ...).
@@ -117,7 +123,12 @@ class LTMultiLabelDataset(MultiLabelDataset):
                  test_mode: bool = False,
                  classes: Union[str, Sequence[str], None] = None,
                  on_bad_image: str = 'error',
+                 label_order: str = 'sorted',
                  **kwargs):
+        if label_order not in LABEL_ORDERS:
+            raise ValueError(f'label_order must be one of {LABEL_ORDERS}, '
+                             f'got {label_order!r}')
+        self.label_order = label_order
         if require_captions and not caption_file:
             raise ValueError('require_captions=True needs a caption_file')
         if on_bad_image not in BAD_IMAGE_POLICIES:
@@ -180,7 +191,8 @@ class LTMultiLabelDataset(MultiLabelDataset):
         data_list = []
         for lineno, rel_path, ids in iter_list_file(
                 self.ann_file, num_classes,
-                allow_unlabelled=self.test_mode):
+                allow_unlabelled=self.test_mode,
+                sort_ids=self.label_order == 'sorted'):
             where = f'{self.ann_file}, line {lineno}'
             info = dict(
                 img_path=join_path(self.img_prefix, rel_path), gt_label=ids)

@@ -7,7 +7,8 @@ from .class_stats import (GROUP_NAMES, HEAD_THR, TAIL_THR, check_class_stats,
 from .frozen_image_encoder import (IMAGE_FEATS, CachesImageFeatures,
                                    FrozenImageEncoder, module_fingerprint)
 from .head_inputs import (CaptionFeatures, CaptionTokens, HeadInputRequest,
-                          RequestsHeadInputs, check_head_inputs)
+                          LabelCaptions, RequestsHeadInputs, TeacherFeatures,
+                          check_head_inputs)
 from .label_graph import (TextSimilarityGraph, mlgcn_adjacency,
                           similarity_adjacency, text_similarity_adjacency)
 
@@ -19,5 +20,6 @@ __all__ = [
     'FrozenImageEncoder', 'module_fingerprint', 'cooccurrence_counts',
     'TextSimilarityGraph', 'mlgcn_adjacency', 'similarity_adjacency',
     'text_similarity_adjacency', 'CaptionFeatures', 'CaptionTokens',
-    'HeadInputRequest', 'RequestsHeadInputs', 'check_head_inputs'
+    'HeadInputRequest', 'RequestsHeadInputs', 'check_head_inputs',
+    'LabelCaptions', 'TeacherFeatures'
 ]

@@ -3,11 +3,13 @@
 features.
 
 A head's ``loss(feats, data_samples, **head_inputs)`` may take extra
-inputs by keyword (captions for LMPT's CSE loss; next, label-caption texts
-or teacher features). Three parts, each explicit:
+inputs by keyword (captions for LMPT's CSE loss, label captions for
+LM-CLIP's contrastive loss, a frozen teacher's features for HP-DVAL's
+distillation). Three parts, each explicit:
 
 - the **values** are named tuples defined here (:class:`CaptionFeatures`,
-  :class:`CaptionTokens`; a new kind of input adds its own);
+  :class:`CaptionTokens`, :class:`LabelCaptions`, :class:`TeacherFeatures`;
+  a new kind of input adds its own);
 - the **providers** that compute them are registered modules chosen in the
   classifier's config, ``head_inputs=dict(<keyword>=dict(type=...))``
   (:mod:`mmltml.models.head_inputs`), each declaring its ``output_type``;
@@ -60,6 +62,17 @@ class TeacherFeatures(NamedTuple):
     """
 
     cls_embed: torch.Tensor
+
+
+class LabelCaptions(NamedTuple):
+    """A caption of each image written from its labels, e.g. "a photo of a
+    person, dog" (LM-CLIP's contrastive loss; ``LabelCaptionsInput``).
+
+    Attributes:
+        texts (tuple[str]): One caption per image of the batch.
+    """
+
+    texts: Tuple[str, ...]
 
 
 class HeadInputRequest(NamedTuple):

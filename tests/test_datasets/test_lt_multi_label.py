@@ -194,3 +194,19 @@ def test_class_count_mismatch_and_missing_classes(tiny):
         _build(tiny, caption_file='nocaps.txt')
     with pytest.raises(FileNotFoundError, match='missing.txt'):
         _build(tiny, ann_file='missing.txt')
+
+
+def test_label_order_of_the_list_file_is_kept_on_request(tmp_path):
+    """``label_order='file'`` keeps each line's ids as written (LM-CLIP's
+    label captions); the default sorts them; both give the same labels."""
+    _write(tmp_path / 'labels.txt', 'cat 0\nhot dog 1\nzebra 2\n')
+    _write(tmp_path / 'train.txt', 'a.jpg 2 0\nb.jpg 1 2 0\nc.jpg 1\n')
+    written = _build(tmp_path, label_order='file')
+    default = _build(tmp_path)
+    assert [written.get_data_info(i)['gt_label'] for i in range(3)] == [
+        [2, 0], [1, 2, 0], [1]]
+    assert [default.get_data_info(i)['gt_label'] for i in range(3)] == [
+        [0, 2], [0, 1, 2], [1]]
+    assert written.class_stats == default.class_stats
+    with pytest.raises(ValueError, match="label_order must be one of"):
+        _build(tmp_path, label_order='alphabetical')

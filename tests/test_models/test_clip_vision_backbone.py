@@ -207,3 +207,23 @@ def test_trainable_tower_learns(model_cfg, normalize):
     assert 'backbone.visual.conv1.weight' in model.state_dict()
     model.eval()
     assert not backbone.visual.training
+
+
+@pytest.mark.parametrize('model_cfg', [TINY_VIT, TINY_RESNET])
+def test_embedding_output_is_encode_image(model_cfg):
+    """``out_type='embedding'``: open_clip's pooled, projected
+    ``encode_image``, with the whole tower kept."""
+    size = model_cfg['vision_cfg']['image_size']
+    x = torch.randn(2, 3, size, size)
+    torch.manual_seed(0)
+    clip = build_open_clip(model_cfg=model_cfg)
+    backbone = build(model_cfg, out_type='embedding')
+    with torch.no_grad():
+        out = backbone(x)
+        expected = clip.encode_image(x)
+    assert len(out) == 1 and out[0].shape == (2, 16)
+    torch.testing.assert_close(out[0], expected)
+    tower = {k for k in clip.state_dict() if k.startswith('visual.')}
+    assert set(backbone.state_dict()) == tower  # frozen: saved (no weights)
+    with pytest.raises(ValueError, match='out_type must be one of'):
+        build(model_cfg, out_type='tokens')

@@ -241,7 +241,8 @@ def write_config(path: str, base: str, weights: Dict[str, str],
         name = cfg.model.backbone.clip_model_name
         model['backbone'] = dict(clip_pretrained=weights[name])
     elif cfg.model.backbone.type == 'CLIPVisionBackbone':
-        # HP-DVAL: student, text tower (and teacher) from one random CLIP
+        # HP-DVAL (student, text tower, teacher) and LM-CLIP (both towers):
+        # every open_clip part from the random weights of its model
         model.update({
             part: _with_weights(cfg.model[part], weights)
             for part in ('backbone', 'head', 'head_inputs')

@@ -17,6 +17,8 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpretrain.registry import HOOKS
 
+from mmltml.models.heads import CLIPFineTuneHead
+
 
 @HOOKS.register_module()
 class HeadLogitDumpHook(Hook):
@@ -59,6 +61,8 @@ class HeadLogitDumpHook(Hook):
         model = runner.model.module if is_model_wrapper(
             runner.model) else runner.model
         scale = getattr(model.backbone, 'logit_scale', None)
+        if isinstance(model.head, CLIPFineTuneHead):  # trained with CLIP
+            scale = model.head.logit_scale().detach()
         out_dir = self.out_dir or osp.join(runner.work_dir, 'logits')
         os.makedirs(out_dir, exist_ok=True)
         path = osp.join(out_dir, f'{mode}_{self._count[mode]}.pt')

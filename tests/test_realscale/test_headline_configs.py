@@ -2,6 +2,8 @@
 """Real-scale tier: the headline configs at full size through the tools.
 
 LMPT ViT-B/16 (COCO-LT, VOC-LT), CoOp ViT-B/16, zero-shot CLIP ViT-B/16,
+LM-CLIP ViT-B/16 (the whole CLIP trained: both towers from one random
+weights file, the OccurrenceWeightedSampler over the 16 training images),
 CPRFL ResNet-101 at 448 px and HP-DVAL stage 1 (CLIP ViT-B/16 student and
 text tower fine-tuned, released preset) are built as the configs define
 them, with
@@ -57,6 +59,8 @@ RUNS = {
     'clip_vitb16_zeroshot_coco-lt':
     ('configs/clip/clip_vitb16_zeroshot_coco-lt.py', 'coco', False, 0, 0,
      16),
+    'lmclip_vitb16_coco-lt':
+    ('configs/lmclip/lmclip_vitb16_coco-lt.py', 'coco', True, 16, 8, 16),
     'cprfl_r101_coco-lt':
     ('configs/cprfl/cprfl_r101_coco-lt.py', 'coco', True, 8, 4, 16),
     'hpdval_clip-vitb16_released-stage1_coco-lt':

@@ -207,3 +207,52 @@ def test_whole_step_trains_a_fine_tuning_config_with_random_weights(tmp_path):
         result = json.load(f)
     assert result['whole_step']['step_s'] > 0
     assert result['meta']['batch_size'] == 2
+
+
+LMCLIP = osp.join(REPO_ROOT, 'configs', 'lmclip', 'lmclip_vitb16_coco-lt.py')
+TINY_FINE_TUNE_CFG = f"""
+_base_ = [{LMCLIP!r}]
+tiny_clip = dict(
+    clip_model_name=None, clip_pretrained=None,
+    clip_model_cfg=dict(
+        embed_dim=32,
+        vision_cfg=dict(layers=(1, 1, 1, 1), width=8, image_size=32),
+        text_cfg=dict(context_length=32, vocab_size=49408, width=32,
+                      heads=2, layers=1)))
+model = dict(backbone=tiny_clip, head=dict(text_embeds=tiny_clip))
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=(32, 32)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+"""
+
+
+def test_fine_tune_config_is_timed_per_stage(tmp_path, monkeypatch):
+    """An LM-CLIP config (whole CLIP trained) has one path: its train_step
+    per stage, and an epoch and an evaluation extrapolated from it."""
+    monkeypatch.chdir(tmp_path)
+    cfg = tmp_path / 'tiny_lmclip.py'
+    cfg.write_text(TINY_FINE_TUNE_CFG)
+    out = tmp_path / 'bench.json'
+    proc = run_tool([TOOL, str(cfg), *ARGS, '--epoch', '--out', str(out)],
+                    str(tmp_path), timeout=240)
+    assert 'no cached path' in proc.stdout
+    result = json.loads(out.read_text())
+    assert set(result) == {'meta', 'fine_tune_step', 'epoch'}
+    meta, step = result['meta'], result['fine_tune_step']
+    assert meta['num_classes'] == 80 and meta['batch_size'] == 4
+    assert meta['trainable'] == meta['parameters'] > 0
+    assert meta['class_stats'].startswith('synthetic')
+    for key in ('image_ms', 'text_ms', 'loss_ms', 'backward_step_ms',
+                'total_ms', 'images_per_s', 'peak_memory_mib'):
+        assert step[key] > 0, key
+    assert step['total_ms'] >= step['image_ms'] + step['text_ms']
+    epoch = result['epoch']
+    # 64 images at the measured batch (the config trains with 8)
+    assert epoch['steps'] == 16 and epoch['config_batch_size'] == 8
+    assert epoch['epoch_s'] == pytest.approx(16 * step['total_ms'] / 1e3)
+    assert epoch['eval_s'] == pytest.approx(
+        300 * epoch['eval_ms_per_image'] / 1e3)
+    assert epoch['max_epochs'] == 50 and epoch['evaluations'] == 5

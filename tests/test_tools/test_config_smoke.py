@@ -71,6 +71,37 @@ def test_train_then_test(workspace, tmp_path, base):
     _metric(proc.stdout + proc.stderr)
 
 
+def test_lmclip_trains_both_towers_and_tests(workspace, tmp_path):
+    """LM-CLIP (the whole tiny CLIP trained, label captions from the VOC-LT
+    list lines, occurrence-weighted sampling) through the tools; the
+    checkpoint holds both towers and the trained logit scale."""
+    from tests._tiny_setup import TINY_CLIP_224
+    tiny = dict(clip_model_name=None, clip_pretrained=None,
+                clip_model_cfg=TINY_CLIP_224)
+    cfg = smoke_config(str(tmp_path / 'cfg.py'),
+                       'configs/lmclip/lmclip_rn50_voc-lt.py',
+                       model=dict(backbone=tiny,
+                                  head=dict(text_embeds=tiny)),
+                       optim_wrapper=dict(optimizer=dict(lr=1e-3)),
+                       **ONE_EPOCH)
+    work_dir = str(tmp_path / 'work')
+    proc = run_tool([osp.join(TOOLS, 'train.py'), cfg, '--work-dir',
+                     work_dir], workspace)
+    out = proc.stdout + proc.stderr
+    assert 'loss_clip' in out and 'loss_cls' in out
+    _metric(out)
+    state = torch.load(osp.join(work_dir, 'epoch_1.pth'), map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert 'head.text_embeds.source.clip.logit_scale' in state
+    assert any(k.startswith('backbone.visual.') for k in state)
+    assert state['head.text_embeds.source.clip.logit_scale'] != \
+        pytest.approx(np.log(1 / 0.07))  # trained from open_clip's init
+    proc = run_tool([osp.join(TOOLS, 'test.py'), cfg,
+                     osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
+                     work_dir], workspace)
+    _metric(proc.stdout + proc.stderr)
+
+
 def test_zero_shot_clip_tests_without_checkpoint(workspace, tmp_path):
     cfg = smoke_config(str(tmp_path / 'cfg.py'),
                        'configs/clip/clip_vitb16_zeroshot_coco-lt.py',

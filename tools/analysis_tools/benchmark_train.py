@@ -36,6 +36,13 @@ stand-in JPEG (COCO-sized, 640 x 480, smooth random content, written once
 under ``WORK_DIR/fake_images``), so the recipe runs where only the list
 files exist (weights: ``--random-weights``).
 
+A config that fine-tunes the whole CLIP (``CLIPFineTuneHead``, LM-CLIP)
+has one path only (its image tower trains: no feature cache; its text
+tower trains: the prompts are re-encoded every step): the tool times its
+``train_step`` per stage (:mod:`mmltml.benchmarks.fine_tune_step`) and,
+with ``--epoch``, extrapolates an epoch and an evaluation of the test
+images (each evaluation encodes every image again).
+
 ``--whole-step`` times the whole ``model.train_step`` of any config
 instead (fine-tuning configs such as HP-DVAL's, which train their image
 tower: no cache, no stages), on a synthetic batch at full size with random
@@ -61,10 +68,10 @@ from typing import Optional, Sequence
 
 import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 import torch
-from mmengine.config import DictAction
+from mmengine.config import Config, DictAction
 
-from mmltml.benchmarks import (end_to_end, epoch, feature_cache, flops,
-                               whole_step)
+from mmltml.benchmarks import (end_to_end, epoch, feature_cache,
+                               fine_tune_step, flops, whole_step)
 from mmltml.benchmarks.exactness import MismatchError, check_exactness
 from mmltml.benchmarks.machine import machine_info
 from mmltml.benchmarks.memory import step_peak_memory
@@ -209,6 +216,71 @@ def run(args: argparse.Namespace) -> dict:
         result.update(run_epoch(args, cfg, model, batches, steps, step_flops,
                                 cache_ms, num_classes, device))
     return result
+
+
+def run_fine_tune(args: argparse.Namespace) -> dict:
+    """The step benchmark of a fully fine-tuned CLIP config (one path)."""
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    device = resolve_device(args.device)
+    cfg = fine_tune_step.load_config(args.config, args.cfg_options,
+                                     args.random_weights)
+    names = fine_tune_step.class_names(cfg)
+    freq, stats_source = resolve_stats(cfg.model, len(names),
+                                       args.train_images)
+    model, optim_wrapper = fine_tune_step.build_model(cfg, device)
+    log(f'model built on {device} ({torch.get_num_threads()} threads); '
+        f'class statistics: {stats_source}')
+    batch = make_batch(names, args.batch_size, image_size(cfg), freq,
+                       args.seed)
+    step = fine_tune_step.timed_steps(model, optim_wrapper, batch,
+                                      args.iters, args.warmup, device, log)
+    result = dict(
+        meta=dict(
+            config=args.config, command=' '.join([sys.executable] +
+                                                 sys.argv),
+            batch_size=args.batch_size, num_classes=len(names),
+            iters=args.iters, warmup=args.warmup,
+            random_weights=args.random_weights, class_stats=stats_source,
+            parameters=sum(p.numel() for p in model.parameters()),
+            trainable=sum(p.numel() for p in model.parameters()
+                          if p.requires_grad),
+            machine=machine_info(device)),
+        fine_tune_step=step)
+    if args.epoch:
+        eval_ms = fine_tune_step.eval_ms_per_image(model, batch, device)
+        log(f'evaluation timed: {eval_ms:.0f} ms per image')
+        result['epoch'] = fine_tune_step.epoch_estimate(
+            cfg, step, args.batch_size, eval_ms, args.train_images,
+            args.test_images)
+    return result
+
+
+def format_fine_tune(result: dict) -> str:
+    step, meta = result['fine_tune_step'], result['meta']
+    stages = fine_tune_step.STAGES
+    rows = [''.join(f'{k + " ms":>18}' for k in stages) +
+            f'{"total ms":>12}{"img/s":>9}{"peak MiB":>10}',
+            ''.join(f'{step[k + "_ms"]:>18.1f}' for k in stages) +
+            f'{step["total_ms"]:>12.1f}{step["images_per_s"]:>9.2f}'
+            f'{step["peak_memory_mib"]:>10.0f}',
+            f'fine-tuning step (batch {meta["batch_size"]}, '
+            f'{meta["num_classes"]} classes, {meta["trainable"]:,} trainable '
+            f'of {meta["parameters"]:,} parameters, median of '
+            f'{meta["iters"]} steps); no cached path: the image tower '
+            'trains']
+    est = result.get('epoch')
+    if est:
+        rows.append(
+            f'epoch ({est["train_images"]} images, {est["steps"]} steps of '
+            f'{est["batch_size"]} (config: {est["config_batch_size"]}); '
+            f'EXTRAPOLATED): {est["epoch_s"]:.0f} s; evaluation of '
+            f'{est["test_images"]} test images ({est["eval_ms_per_image"]:.0f}'
+            f' ms per image, measured on the batch): {est["eval_s"]:.0f} s; '
+            f'{est["max_epochs"]} epochs + {est["evaluations"]} evaluations:'
+            f' {est["schedule_h"]:.1f} h')
+    return '\n'.join(rows)
 
 
 def run_epoch(args: argparse.Namespace, cfg, model, batches: dict,
@@ -363,6 +435,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.end_to_end:
         result = run_end_to_end(args)
         print(format_end_to_end(result))
+        return write_result(result, args.out)
+    if fine_tune_step.is_fine_tune_config(Config.fromfile(args.config)):
+        result = run_fine_tune(args)
+        print(format_fine_tune(result))
         return write_result(result, args.out)
     try:
         result = run(args)

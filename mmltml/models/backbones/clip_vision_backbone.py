@@ -13,12 +13,13 @@ from ..utils.dual_view_features import DualViewFeatures
 from ..utils.frozen_state import (exclude_from_checkpoints,
                                   rebuilt_at_construction)
 
-OUT_TYPES = ('featmap', 'dual_view')
+OUT_TYPES = ('featmap', 'dual_view', 'embedding')
 
 
 @MODELS.register_module()
 class CLIPVisionBackbone(BaseModule):
-    """Feature maps of an open_clip image tower (ViT or ModifiedResNet).
+    """Feature maps (or the image embedding) of an open_clip image tower
+    (ViT or ModifiedResNet).
 
     Builds an open_clip ``CLIP`` with
     :func:`~mmltml.models.utils.clip_loader.build_open_clip` (a model name and
@@ -66,6 +67,13 @@ class CLIPVisionBackbone(BaseModule):
     the tower is frozen: :attr:`image_encoder`, :meth:`encode_image` and
     :attr:`feature_dim` (``(1 + P, E)``).
 
+    With ``out_type='embedding'`` it instead returns ``(v, )``, the pooled
+    and projected image embedding ``v = encode_image(x)`` ``[B, E]`` of
+    open_clip's ``CLIP`` (not normalised; the whole tower is kept and
+    ``out_indices`` / ``normalize`` do not apply): the image side of a
+    cosine classifier over CLIP text embeddings, e.g. LM-CLIP's fully
+    fine-tuned CLIP (:class:`~mmltml.models.heads.CLIPFineTuneHead`).
+
     Any head that takes feature maps works on top, e.g. ``VSIHead`` (which
     flattens the map row-major into tokens) or ``GlobalAveragePooling`` +
     a linear head. ViT towers only take their training resolution
@@ -93,7 +101,8 @@ class CLIPVisionBackbone(BaseModule):
         normalize (bool): Apply ``ln_post`` to ViT tokens. Ignored for
             ResNet towers. Defaults to True (required by ``'dual_view'``).
         out_type (str): ``'featmap'`` (default): feature maps;
-            ``'dual_view'``: :class:`DualViewFeatures`.
+            ``'dual_view'``: :class:`DualViewFeatures`; ``'embedding'``:
+            ``(encode_image(x), )``; see above.
         frozen (bool): Freeze the tower. Defaults to True.
         save_frozen (bool, optional): Keep the frozen weights in checkpoints.
             Defaults to None: only when they do not come back when the
@@ -138,28 +147,17 @@ class CLIPVisionBackbone(BaseModule):
         self._check_out_type()
         visual = build_open_clip(clip_model_name, clip_pretrained,
                                  clip_model_cfg).visual
-        dual_view = out_type == 'dual_view'
-        if isinstance(visual, VisionTransformer):
-            self.is_vit = True
-            if dual_view and visual.attn_pool is not None:
-                raise TypeError("out_type='dual_view' takes ViT towers "
-                                'with class-token pooling (no attn_pool)')
-            # unused parts are dropped (ln_post too when the tokens are not
-            # normalised) so that every parameter of a trainable tower gets
-            # a gradient (DDP needs it); the dual view uses the projection
-            for name in ('attn_pool', 'attn_pool_contrastive') + (
-                    () if dual_view else ('proj', )):
-                setattr(visual, name, None)
-            if not normalize:
-                visual.ln_post = nn.Identity()
-        elif isinstance(visual, ModifiedResNet):
-            self.is_vit = False
-            if not dual_view:
-                visual.attnpool = None
-        else:
+        if not isinstance(visual, (VisionTransformer, ModifiedResNet)):
             raise TypeError('CLIPVisionBackbone takes open_clip '
                             'VisionTransformer or ModifiedResNet towers, '
                             f'got {type(visual).__name__}')
+        self.is_vit = isinstance(visual, VisionTransformer)
+        if out_type == 'dual_view' and self.is_vit and \
+                visual.attn_pool is not None:
+            raise TypeError("out_type='dual_view' takes ViT towers with "
+                            'class-token pooling (no attn_pool)')
+        if out_type == 'featmap':
+            _drop_pooling(visual, self.is_vit, normalize)
         self.visual = visual
         self.frozen = frozen
         if frozen:
@@ -194,7 +192,12 @@ class CLIPVisionBackbone(BaseModule):
     ) -> Union[Tuple[torch.Tensor, ...], DualViewFeatures]:
         """Feature maps ``[B, C, H, W]``, one per ``out_indices`` entry;
         with ``out_type='dual_view'`` the :class:`DualViewFeatures` of
-        images or of cached tokens ``dict(image_feats=[B, 1 + P, E])``."""
+        images or of cached tokens ``dict(image_feats=[B, 1 + P, E])``;
+        ``(encode_image(x), )`` for ``out_type='embedding'``."""
+        if self.out_type == 'embedding':
+            with torch.set_grad_enabled(torch.is_grad_enabled()
+                                        and not self.frozen):
+                return (self.visual(x), )
         if self.out_type == 'dual_view':
             if isinstance(x, dict):
                 return DualViewFeatures.from_tokens(x[IMAGE_FEATS].float())
@@ -256,3 +259,17 @@ class CLIPVisionBackbone(BaseModule):
         (:meth:`DualViewFeatures.tokens` order)."""
         self._require_dual_view('encode_image')
         return self._dual_view_tokens(images).float()
+
+
+def _drop_pooling(visual: nn.Module, is_vit: bool, normalize: bool) -> None:
+    """Remove the parts of an image tower that only serve the pooled
+    embedding (and ``ln_post`` of a ViT when its tokens are not
+    normalised), so that every parameter of a trainable tower that returns
+    feature maps gets a gradient (DDP needs it)."""
+    if not is_vit:
+        visual.attnpool = None
+        return
+    for name in ('proj', 'attn_pool', 'attn_pool_contrastive'):
+        setattr(visual, name, None)
+    if not normalize:
+        visual.ln_post = nn.Identity()

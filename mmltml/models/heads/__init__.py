@@ -1,4 +1,5 @@
 # Copyright (c) mmltml contributors. All rights reserved.
+from .clip_fine_tune_head import CLIPFineTuneHead  # noqa: F401
 from .clip_prompt_head import CLIPPromptHead  # noqa: F401
 from .dual_view_align_head import DualViewAlignHead  # noqa: F401
 from .logits import (PRED_LOGITS, PredLogitsMixin,  # noqa: F401
@@ -6,6 +7,6 @@ from .logits import (PRED_LOGITS, PredLogitsMixin,  # noqa: F401
 from .vsi_head import VSIHead  # noqa: F401
 
 __all__ = [
-    'CLIPPromptHead', 'DualViewAlignHead', 'VSIHead', 'PRED_LOGITS',
-    'PredLogitsMixin', 'attach_logits', 'record_head_logits'
+    'CLIPFineTuneHead', 'CLIPPromptHead', 'DualViewAlignHead', 'VSIHead',
+    'PRED_LOGITS', 'PredLogitsMixin', 'attach_logits', 'record_head_logits'
 ]

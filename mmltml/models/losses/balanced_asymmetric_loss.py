@@ -35,15 +35,16 @@ normalised logits lie in (0, 1], :math:`p \in (0.5, 0.73]` and at
 close to a class-weighted positive-only log-loss (the abstract's
 "emphasising the gradients of rare positive samples").
 """
-from typing import Optional, Sequence, Union
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
-from .utils import (autocast_off, check_reduction, compute_dtype,
-                    reduce_elementwise, require_positive_counts,
-                    resolve_class_stats)
+from mmltml.structures.class_dependent import ClassDependent, ClassField
+from .utils import (autocast_off, check_reduction, class_stats_fields,
+                    compute_dtype, reduce_elementwise,
+                    require_positive_counts, resolve_class_stats)
 
 NORMALIZE = (None, 'batch_max')
 
@@ -127,7 +128,7 @@ def balanced_asymmetric_loss(logits: torch.Tensor,
 
 
 @MODELS.register_module()
-class BalancedAsymmetricLoss(nn.Module):
+class BalancedAsymmetricLoss(nn.Module, ClassDependent):
     r"""LM-CLIP's balanced asymmetric loss (BAL), as the official code.
 
     See the module docstring for the formula. The settings of the four
@@ -238,6 +239,10 @@ class BalancedAsymmetricLoss(nn.Module):
                              'class_stats')
         require_positive_counts(freq, 'BalancedAsymmetricLoss class weights')
         return freq
+
+    def class_fields(self) -> List[ClassField]:
+        """``class_freq``, when the loss weights classes."""
+        return class_stats_fields(self.class_freq, None)
 
     @property
     def class_weight(self) -> Optional[torch.Tensor]:

@@ -9,6 +9,8 @@ from mmpretrain.registry import MODELS
 from mmltml.datasets.categories import get_class_names
 from ..utils.clip_loader import (build_clip_and_tokenizer, check_quick_gelu,
                                  named_model_cfg)
+from ..utils.clip_text import (check_text_tower, cut_words_to_fit,
+                               encode_text_embeddings, eot_positions)
 from .base_text_embeds import BaseTextEmbeds
 
 ClassNames = Union[str, Sequence[str]]
@@ -32,7 +34,10 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
       built at construction with random weights; :meth:`load_pretrained`
       loads ``clip_pretrained`` into it, and every call recomputes the
       embeddings with gradients. :meth:`encode_texts` runs other texts
-      (e.g. per-image captions) through the same tower.
+      (e.g. per-image captions) through the same tower. With
+      ``train_logit_scale=True`` (LM-CLIP) the CLIP's own temperature
+      parameter :attr:`logit_scale` (log scale, loaded with the tower's
+      weights) trains too, for the head to use.
 
     Args:
         num_classes (int): Number of classes C (set by the head).
@@ -51,6 +56,15 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
             be a local file or None.
         trainable (bool): Keep the text tower and train it. Defaults to
             False.
+        train_logit_scale (bool): With ``trainable``, train the CLIP's
+            ``logit_scale`` too (else it is kept frozen). Defaults to False.
+        truncate_text (bool): With ``trainable``, run the text tower only
+            up to the longest end-of-text position of each batch of texts
+            instead of the whole context (77 tokens for OpenAI CLIP; "a
+            photo of a {class}" ends by about position 10): the same
+            features and gradients (under the causal mask no earlier token
+            sees a later one, and the positions after it feed nothing), up
+            to float rounding, several times faster. Defaults to False.
     """
 
     def __init__(self,
@@ -60,7 +74,9 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
                  clip_model_name: Optional[str] = 'RN50-quickgelu',
                  clip_pretrained: Optional[str] = 'openai',
                  clip_model_cfg: Union[dict, str, None] = None,
-                 trainable: bool = False) -> None:
+                 trainable: bool = False,
+                 train_logit_scale: bool = False,
+                 truncate_text: bool = False) -> None:
         clip_source = dict(
             model_name=None if clip_model_cfg else clip_model_name,
             pretrained=clip_pretrained,
@@ -72,7 +88,12 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
             template.format(name.replace('_', ' '))
             for name in _class_names(classnames, num_classes)
         ]
+        if train_logit_scale and not trainable:
+            raise ValueError('train_logit_scale=True needs trainable=True '
+                             '(a frozen source keeps no CLIP model)')
         self.trainable = trainable
+        self.train_logit_scale = train_logit_scale
+        self.truncate_text = truncate_text
         self.deferred = not trainable or clip_pretrained is not None
         if trainable:
             clip_model, tokenizer = build_clip_and_tokenizer(
@@ -80,13 +101,18 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
             self._keep_text_tower(clip_model, tokenizer)
 
     def _keep_text_tower(self, clip_model: nn.Module, tokenizer) -> None:
-        """Keep the text tower as ``clip`` (every remaining parameter is
-        used by the forward pass) and the prompt tokens."""
+        """Keep the text tower as ``clip`` (every remaining trainable
+        parameter is used by the forward pass, or by the head for
+        ``logit_scale``) and the prompt tokens."""
         clip_model.visual = None
-        for name in ('logit_scale', 'logit_bias'):
+        frozen = ('logit_bias', ) if self.train_logit_scale else (
+            'logit_scale', 'logit_bias')
+        for name in frozen:
             param = getattr(clip_model, name, None)
             if isinstance(param, nn.Parameter):
                 param.requires_grad_(False)
+        if self.truncate_text:
+            check_text_tower(clip_model)
         self.clip = clip_model
         self.tokenizer = tokenizer
         self.register_buffer('tokens', tokenizer(self.prompts),
@@ -95,21 +121,51 @@ class CLIPClassTextEmbeds(BaseTextEmbeds):
     def forward(self) -> torch.Tensor:
         """The prompt embeddings, shape ``[C, m]``."""
         if self.trainable:
-            return self.clip.encode_text(self.tokens, normalize=False).float()
+            return self._encode(self.tokens)
         with torch.no_grad(), torch.random.fork_rng(devices=[]):
             clip_model, tokenizer = build_clip_and_tokenizer(
                 **self.clip_source)
             return clip_model.eval().encode_text(
                 tokenizer(self.prompts), normalize=False).float()
 
-    def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
+    @property
+    def logit_scale(self) -> nn.Parameter:
+        r"""The CLIP's temperature parameter :math:`\log s` (trainable with
+        ``train_logit_scale=True``); needs ``trainable=True``."""
+        if not self.trainable:
+            raise RuntimeError('logit_scale needs trainable=True: a frozen '
+                               'CLIPClassTextEmbeds keeps no CLIP model')
+        return self.clip.logit_scale
+
+    def encode_texts(self, texts: Sequence[str],
+                     cut_words: bool = False) -> torch.Tensor:
         """Features ``[N, m]`` (fp32, not normalised) of any texts through
-        the trainable text tower, with gradients."""
+        the trainable text tower, with gradients.
+
+        Args:
+            texts (Sequence[str]): The texts.
+            cut_words (bool): Cut an over-long text at a word boundary to
+                fit the context (:func:`~mmltml.models.utils.clip_text.
+                cut_words_to_fit`, LM-CLIP's captions) instead of
+                open_clip's cut of the tokens. Defaults to False.
+        """
         if not self.trainable:
             raise RuntimeError('encode_texts needs trainable=True: a frozen '
                                'CLIPClassTextEmbeds keeps no text tower')
-        tokens = self.tokenizer(list(texts)).to(self.tokens.device)
-        return self.clip.encode_text(tokens, normalize=False).float()
+        texts = list(texts)
+        if cut_words:
+            texts = [cut_words_to_fit(t, self.tokenizer) for t in texts]
+        return self._encode(self.tokenizer(texts).to(self.tokens.device))
+
+    def _encode(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Features ``[N, m]`` (fp32) of tokenised texts, through the
+        trainable tower (up to the longest end-of-text position with
+        ``truncate_text``)."""
+        if not self.truncate_text:
+            return self.clip.encode_text(tokens, normalize=False).float()
+        return encode_text_embeddings(self.clip,
+                                      self.clip.token_embedding(tokens),
+                                      eot_positions(tokens)).float()
 
     @torch.no_grad()
     def load_pretrained(self) -> None:

@@ -60,3 +60,35 @@ def encode_text_embeddings(clip: nn.Module,
     if isinstance(projection, nn.Linear):
         return projection(x)
     return x @ projection if projection is not None else x
+
+
+def cut_words_to_fit(text: str, tokenizer, context_length: Optional[int] = None
+                     ) -> str:
+    """The longest prefix of the words of ``text`` (split at single spaces)
+    whose tokens, with the start- and end-of-text tokens, fit
+    ``context_length`` (default: the tokenizer's).
+
+    LM-CLIP's captions are cut this way (official
+    ``dataset_loaders/coco_mlt.py:135-155``: fewer and fewer words until
+    the tokenizer accepts the text), where open_clip's tokenizer would cut
+    the tokens mid-word and end the sequence with an end-of-text token.
+    A text that fits is returned unchanged.
+
+    Args:
+        text (str): The text.
+        tokenizer: An open_clip ``SimpleTokenizer`` (``encode`` gives the
+            byte-pair tokens without start and end).
+        context_length (int, optional): Tokens available, start and end
+            included.
+    """
+    from open_clip.tokenizer import SimpleTokenizer
+    if not isinstance(tokenizer, SimpleTokenizer):
+        raise TypeError('cut_words_to_fit needs an open_clip SimpleTokenizer '
+                        f'(byte-pair tokens), got {type(tokenizer).__name__}')
+    length = context_length or tokenizer.context_length
+    words = text.split(' ')
+    keep = len(words)
+    while keep > 0 and len(tokenizer.encode(' '.join(words[:keep]))) + 2 > \
+            length:
+        keep -= 1
+    return ' '.join(words[:keep])

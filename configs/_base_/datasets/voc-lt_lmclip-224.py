@@ -1,0 +1,20 @@
+# VOC-LT (Wu et al. 2020 split) for CLIP fine-tuned end to end (LM-CLIP):
+# everything as coco-lt_lmclip-224.py except the dataset, its root and its
+# classes (a third of the VOC-LT training lines list their labels out of
+# id order: the label captions keep that order, label_order='file').
+_base_ = './coco-lt_lmclip-224.py'
+dataset_type = 'VOCLTDataset'
+data_root = 'data/voc'
+num_classes = 20
+class_stats = dict(
+    ann_file=data_root + '/voc_lt_train.txt',
+    label_file=data_root + '/voc_labels.txt')
+
+data_preprocessor = dict(num_classes=num_classes)
+train_dataloader = dict(
+    dataset=dict(type=dataset_type, data_root=data_root))
+val_dataloader = dict(
+    dataset=dict(type=dataset_type, data_root=data_root))
+test_dataloader = val_dataloader
+val_evaluator = dict(class_stats=class_stats)
+test_evaluator = val_evaluator
