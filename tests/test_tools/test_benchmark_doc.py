@@ -193,3 +193,35 @@ def test_group_map_scale_table_is_the_recorded_run():
             "process's baseline") in text
     assert f'per-sample objects, {feed:.0f} MiB,' in text
     assert f"with {big['peak_rss_mib'] / 1024:.1f} GiB peak" in text
+
+
+def test_class_scaling_table_is_the_recorded_run():
+    doc, data = _load()
+    points = data['large_label_spaces']['class_scaling']['points']
+    rows = table_rows(doc, '| classes | path | chunk | peak RSS MiB |')
+    assert len(rows) == len(points)
+    plain = {p['classes']: p for p in points if not p['chunk']}
+    for cells, p in zip(rows, points):
+        ratio = '-'
+        if p['chunk'] and p['classes'] in plain:
+            q = plain[p['classes']]
+            ratio = (f"{p['step_s'] / q['step_s']:.2f}x, "
+                     f"{p['step_cpu_s'] / q['step_cpu_s']:.2f}x, "
+                     f"{p['step_flops'] / q['step_flops']:.2f}x")
+        classes = p['classes']
+        assert cells == [
+            f'{classes:,}', 'chunked' if p['chunk'] else 'plain',
+            str(p['chunk'] or '-'), f"{p['peak_rss_mib']:.0f}",
+            f"{p['class_specific_mib']:.0f}",
+            f"{p['peak_rss_mib'] - p['class_specific_mib']:.0f}",
+            f"{p['step_s']:.1f}", f"{p['step_cpu_s']:.1f}",
+            f"{p['step_s'] / classes * 1e3:.1f}",
+            f"{p['step_cpu_s'] / classes * 1e3:.1f}", ratio,
+            f"{p['load'][0]} to {p['load'][1]}"
+        ]
+    # the acceptance figure: growth of the memory beyond the class-specific
+    # memory from 1,000 to 10,000 classes (chunked path)
+    beyond = {p['classes']: p['peak_rss_mib'] - p['class_specific_mib']
+              for p in points if p['chunk']}
+    growth = beyond[10000] / beyond[1000] - 1
+    assert f'changes by {growth * 100:+.1f}% (criterion' in _flat(doc)
