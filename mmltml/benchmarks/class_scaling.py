@@ -86,7 +86,9 @@ def measure_point(num_classes: int,
     batch = feature_batch(feats, samples)
     # the captions' features are computed once per run (the CSE loss's
     # cache): before the steps, as in every step after the first epoch
-    model.caption_embeddings(samples)
+    with torch.no_grad():
+        for provider in model.head_inputs.values():
+            provider(model, batch['inputs'], samples)
     memory_kind = reset_peak_memory(device)
     before = current_memory_mib(device)
     stage_ms: List[Dict[str, float]] = []

@@ -166,3 +166,62 @@ _NUMBERS = {2: 'two', 3: 'three', 4: 'four', 5: 'five', 6: 'six'}
 def _min_s(seconds):
     minutes, rest = divmod(round(seconds), 60)
     return f'{minutes} min {rest} s'
+
+
+def test_group_map_scale_table_is_the_recorded_run():
+    doc, data = _load()
+    runs = data['large_label_spaces']['group_map']['runs']
+    rows = table_rows(doc, '| classes x images | scores MiB |')
+    assert len(rows) == len(runs)
+    for cells, run in zip(rows, runs):
+        beyond = run['peak_rss_mib'] - run['rss_before_mib'] - \
+            run['scores_mib']
+        assert cells == [
+            f"{run['classes']:,} x {run['images']:,}",
+            f"{run['scores_mib']:.0f}", f"{run['rss_before_mib']:.0f}",
+            f"{run['rss_after_process_mib']:.0f}",
+            f"{run['peak_rss_mib']:.0f}", f'{beyond:.0f}',
+            f"{run['process_s']}", f"{run['evaluate_s']}", f"{run['cpu_s']}",
+            f"{run['load'][0]} to {run['load'][1]}"
+        ]
+    big = max(runs, key=lambda r: r['classes'] * r['images'])
+    feed = big['rss_after_process_mib'] - big['rss_before_mib'] - \
+        big['scores_mib']
+    beyond = big['peak_rss_mib'] - big['rss_before_mib'] - big['scores_mib']
+    text = _flat(doc)
+    assert (f'the metric needs {beyond:.0f} MiB beyond them and the '
+            "process's baseline") in text
+    assert f'per-sample objects, {feed:.0f} MiB,' in text
+    assert f"with {big['peak_rss_mib'] / 1024:.1f} GiB peak" in text
+
+
+def test_class_scaling_table_is_the_recorded_run():
+    doc, data = _load()
+    points = data['large_label_spaces']['class_scaling']['points']
+    rows = table_rows(doc, '| classes | path | chunk | peak RSS MiB |')
+    assert len(rows) == len(points)
+    plain = {p['classes']: p for p in points if not p['chunk']}
+    for cells, p in zip(rows, points):
+        ratio = '-'
+        if p['chunk'] and p['classes'] in plain:
+            q = plain[p['classes']]
+            ratio = (f"{p['step_s'] / q['step_s']:.2f}x, "
+                     f"{p['step_cpu_s'] / q['step_cpu_s']:.2f}x, "
+                     f"{p['step_flops'] / q['step_flops']:.2f}x")
+        classes = p['classes']
+        assert cells == [
+            f'{classes:,}', 'chunked' if p['chunk'] else 'plain',
+            str(p['chunk'] or '-'), f"{p['peak_rss_mib']:.0f}",
+            f"{p['class_specific_mib']:.0f}",
+            f"{p['peak_rss_mib'] - p['class_specific_mib']:.0f}",
+            f"{p['step_s']:.1f}", f"{p['step_cpu_s']:.1f}",
+            f"{p['step_s'] / classes * 1e3:.1f}",
+            f"{p['step_cpu_s'] / classes * 1e3:.1f}", ratio,
+            f"{p['load'][0]} to {p['load'][1]}"
+        ]
+    # the acceptance figure: growth of the memory beyond the class-specific
+    # memory from 1,000 to 10,000 classes (chunked path)
+    beyond = {p['classes']: p['peak_rss_mib'] - p['class_specific_mib']
+              for p in points if p['chunk']}
+    growth = beyond[10000] / beyond[1000] - 1
+    assert f'changes by {growth * 100:+.1f}% (criterion' in _flat(doc)

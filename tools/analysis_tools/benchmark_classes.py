@@ -90,7 +90,8 @@ def run_point(args: argparse.Namespace, num_classes: int,
     command = [sys.executable, osp.abspath(__file__), '--config',
                args.config, '--steps', str(steps), '--batch-size',
                str(args.batch_size), '--threads', str(args.threads),
-               '--seed', str(args.seed), '--point', str(num_classes),
+               '--seed', str(args.seed), '--flops-up-to',
+               str(args.flops_up_to), '--point', str(num_classes),
                'auto' if chunk is None else str(chunk)]
     load_before = os.getloadavg()
     start = time.perf_counter()
