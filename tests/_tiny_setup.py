@@ -1,5 +1,6 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Tiny generated images and configs for end-to-end tool tests."""
+import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,6 +15,17 @@ from tests._ports import free_port, launch_with_free_port  # noqa: F401
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RUNTIME = osp.join(REPO_ROOT, 'configs', '_base_', 'default_runtime.py')
+
+
+def load_tool(*path: str):
+    """The module of a script under ``tools/`` (e.g. ``load_tool(
+    'analysis_tools', 'benchmark_table.py')``), loaded from its file."""
+    file = osp.join(REPO_ROOT, 'tools', *path)
+    name = osp.splitext(osp.basename(file))[0]
+    spec = importlib.util.spec_from_file_location(name, file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def make_images(root: str, num: int, num_classes: int, seed: int,

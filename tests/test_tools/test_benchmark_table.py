@@ -2,7 +2,6 @@
 """benchmark_table.py: collection of group-mAP metrics over seeds and the
 leaderboard built from the metafiles."""
 import glob
-import importlib.util
 import json
 import os
 import subprocess
@@ -13,17 +12,12 @@ import pytest
 import yaml
 
 from mmltml.benchmarks.leaderboard import block_markers, mean_std
-from tests._tiny_setup import REPO_ROOT
+from tests._tiny_setup import REPO_ROOT, load_tool
 
 
 @pytest.fixture(scope='module')
 def tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                    'benchmark_table.py')
-    spec = importlib.util.spec_from_file_location('benchmark_table', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools', 'benchmark_table.py')
 
 
 def test_collect_only_mean_and_std(tool, tmp_path):

@@ -5,7 +5,6 @@ configs/synthetic/README.md is what ``benchmark_table.py`` renders from the
 run's record (``configs/synthetic/results.json``: every seed's metrics, or
 for rows measured before records existed their mean and std with the
 source), and the metafile's results are the means of that record."""
-import importlib.util
 import json
 import os.path as osp
 import re
@@ -14,7 +13,7 @@ import numpy as np
 import yaml
 
 from mmltml.benchmarks.leaderboard import read_block
-from tests._tiny_setup import REPO_ROOT
+from tests._tiny_setup import REPO_ROOT, load_tool
 
 SYNTHETIC = osp.join(REPO_ROOT, 'configs', 'synthetic')
 RECORD = osp.join(SYNTHETIC, 'results.json')
@@ -37,12 +36,7 @@ def _means():
 
 
 def _tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                    'benchmark_table.py')
-    spec = importlib.util.spec_from_file_location('benchmark_table', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools', 'benchmark_table.py')
 
 
 def test_readme_tables_are_the_leaderboard_of_the_record():

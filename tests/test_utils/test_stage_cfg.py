@@ -3,7 +3,6 @@
 (``previous_stage``); tools/train.py refuses it without that stage's
 checkpoint, and benchmark_table.py trains the previous stage first and
 hands its last checkpoint on."""
-import importlib.util
 import os
 import os.path as osp
 
@@ -11,7 +10,7 @@ import pytest
 from mmengine.config import Config
 
 from mmltml.utils.stage_cfg import check_previous_stage, previous_stage
-from tests._tiny_setup import REPO_ROOT
+from tests._tiny_setup import REPO_ROOT, load_tool
 
 SYNTHETIC = osp.join(REPO_ROOT, 'configs', 'synthetic')
 STAGE2 = osp.join(SYNTHETIC, 'hpdval_tinyclip_synthetic.py')
@@ -38,12 +37,7 @@ def test_a_later_stage_needs_load_from_or_resume():
 
 
 def _table_tool():
-    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
-                    'benchmark_table.py')
-    spec = importlib.util.spec_from_file_location('benchmark_table', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('analysis_tools', 'benchmark_table.py')
 
 
 def test_benchmark_table_trains_the_previous_stage_first(tmp_path,
