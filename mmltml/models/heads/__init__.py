@@ -1,10 +1,12 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 from .clip_prompt_head import CLIPPromptHead  # noqa: F401
+from .label_gcn_cls_head import LabelGCNClsHead  # noqa: F401
+from .label_gcn_prompt_head import LabelGCNPromptHead  # noqa: F401
 from .logits import (PRED_LOGITS, PredLogitsMixin,  # noqa: F401
                      attach_logits, record_head_logits)
 from .vsi_head import VSIHead  # noqa: F401
 
 __all__ = [
-    'CLIPPromptHead', 'VSIHead', 'PRED_LOGITS', 'PredLogitsMixin',
-    'attach_logits', 'record_head_logits'
+    'CLIPPromptHead', 'LabelGCNClsHead', 'LabelGCNPromptHead', 'VSIHead',
+    'PRED_LOGITS', 'PredLogitsMixin', 'attach_logits', 'record_head_logits'
 ]
