@@ -58,10 +58,12 @@ def mlgcn_graph(labels, num_classes, t=0.4, p=0.25) -> np.ndarray:
 
 
 def build(dims=(6, 10, 12, 6), **kwargs):
+    """An adapter with the widths ``dims = (d_0, ..., d_L)``."""
     torch.manual_seed(0)
     kwargs.setdefault('graph', dict(mode='text_similarity'))
     return MODELS.build(dict(type='GCNTextAdapter', num_classes=4,
-                             dims=dims, **kwargs))
+                             in_dims=dims[0], hidden_dims=dims[1:-1],
+                             out_dims=dims[-1], **kwargs))
 
 
 def test_forward_is_the_layer_equations():
@@ -175,6 +177,9 @@ def test_class_fields_and_errors():
     assert fields['class_freq'].num_images == len(LABELS)
     with pytest.raises(ValueError, match='residual'):
         build(dims=(6, 8))
+    with pytest.raises(ValueError, match='positive'):
+        build(dims=(6, 0, 6))
+    assert build(dims=(6, 6)).dims == [6, 6]  # one layer
     with pytest.raises(ValueError, match='mode'):
         build(graph=dict(mode='glove'))
     with pytest.raises(ValueError, match='keys'):
@@ -182,7 +187,7 @@ def test_class_fields_and_errors():
     with pytest.raises(ValueError, match=r'\[4, 6\]'):
         build(graph=dict(mode='identity'))(torch.rand(3, 6))
     with pytest.raises(ValueError, match='4 classes'):
-        GCNTextAdapter(5, dims=(6, 6), graph=dict(mode='cooccurrence',
-                                                   class_stats=stats))
+        GCNTextAdapter(5, 6, graph=dict(mode='cooccurrence',
+                                        class_stats=stats))
     with pytest.raises(ValueError, match='text-similarity graph'):
         build()(-torch.eye(4, 6) + torch.eye(4, 6).roll(1, 0))

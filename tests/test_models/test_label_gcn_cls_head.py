@@ -40,7 +40,7 @@ def build_model(class_stats, seed=0, pool=None):
         head=dict(
             type='LabelGCNClsHead', num_classes=3, in_channels=64,
             text_embeds=TEXT, pool=pool,
-            adapter=dict(type='GCNTextAdapter', dims=(12, 16, 64),
+            adapter=dict(type='GCNTextAdapter', hidden_dims=(16, ),
                          residual=None,
                          graph=dict(mode='cooccurrence',
                                     class_stats=class_stats))),
@@ -105,12 +105,13 @@ def test_width_and_pool_errors(train_list):
         MODELS.build(dict(
             type='LabelGCNClsHead', num_classes=3, in_channels=32,
             text_embeds=TEXT,
-            adapter=dict(type='GCNTextAdapter', dims=(12, 64),
-                         residual=None, graph=dict(mode='identity'))))
+            adapter=dict(type='GCNTextAdapter', hidden_dims=(),
+                         out_dims=64, residual=None,
+                         graph=dict(mode='identity'))))
     head = MODELS.build(dict(
         type='LabelGCNClsHead', num_classes=3, in_channels=64,
         text_embeds=TEXT, pool='max',
-        adapter=dict(type='GCNTextAdapter', dims=(12, 64), residual=None,
+        adapter=dict(type='GCNTextAdapter', hidden_dims=(), residual=None,
                      graph=dict(mode='identity'))))
     with pytest.raises(ValueError, match='feature maps'):
         head((torch.rand(2, 64), ))

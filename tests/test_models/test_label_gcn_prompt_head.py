@@ -25,7 +25,6 @@ TINY = dict(
     text_cfg=dict(context_length=16, vocab_size=49408, width=16, heads=2,
                   layers=1))
 NAMES = ['cat', 'dog', 'teddy bear', 'car']
-DIMS = (16, 32, 32, 16)
 
 
 @pytest.fixture(scope='module')
@@ -41,7 +40,8 @@ def build_model(clip_file, seed=0, trainable=False, **head):
     torch.manual_seed(seed)
     head = dict(dict(
         type='LabelGCNPromptHead', num_classes=len(NAMES),
-        adapter=dict(type='GCNTextAdapter', dims=DIMS,
+        adapter=dict(type='GCNTextAdapter', in_dims=16,
+                     hidden_dims=(32, 32),
                      graph=dict(mode='text_similarity', reweight=0.2)),
         loss=dict(type='DBLoss', reweight_func='class_static',
                   focal=dict(focal=True, gamma=2, balance_param=2.0),
@@ -161,5 +161,6 @@ def test_trains_and_reloads_with_the_same_graph(clip_file, tmp_path,
 def test_adapter_must_keep_the_width(clip_file):
     with pytest.raises(ValueError, match='own width'):
         build_model(clip_file, adapter=dict(
-            type='GCNTextAdapter', dims=(16, 8), residual=None,
+            type='GCNTextAdapter', in_dims=16, hidden_dims=(), out_dims=8,
+            residual=None,
             graph=dict(mode='identity')))

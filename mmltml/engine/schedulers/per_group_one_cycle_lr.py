@@ -45,5 +45,7 @@ class PerGroupOneCycleLR(OneCycleLR):
             optimizer, BaseOptimWrapper) else optimizer)
         base_lr = torch_optimizer.defaults['lr']
         ratio = 1.0 if eta_max is None else eta_max / base_lr
-        peaks = [group['lr'] * ratio for group in torch_optimizer.param_groups]
+        # the wrapper's groups (mmengine adds the base settings, which it
+        # logs, as a last group)
+        peaks = [group['lr'] * ratio for group in optimizer.param_groups]
         super().__init__(optimizer, eta_max=peaks, **kwargs)

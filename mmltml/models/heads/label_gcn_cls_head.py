@@ -28,8 +28,8 @@ class LabelGCNClsHead(PredLogitsMixin, MultiLabelClsHead, ClassDependent):
     and ``T`` the class text embeddings ``[C, m]`` of a
     :class:`~mmltml.models.text_embeds.ClassTextEmbeds` (CLIP text features
     of "a photo of a {}.", a file, random vectors; ML-GCN used GloVe). The
-    GCN (:class:`~mmltml.models.utils.GCNTextAdapter`, ``dims`` from
-    ``m`` to ``D``) propagates over a fixed label graph, ML-GCN's
+    GCN (:class:`~mmltml.models.utils.GCNTextAdapter`, from ``m`` to
+    ``D``) propagates over a fixed label graph, ML-GCN's
     co-occurrence graph of the training statistics in the ML-GCN configs.
     No bias, no scale; the sigmoid is applied by the loss and in
     :meth:`predict`, which keeps the logits as ``pred_logits``.
@@ -39,8 +39,8 @@ class LabelGCNClsHead(PredLogitsMixin, MultiLabelClsHead, ClassDependent):
         in_channels (int): Width D of the image feature.
         text_embeds (dict | Tensor): The class text embeddings (a source
             config, ``num_classes`` filled in, or a ``[C, m]`` tensor).
-        adapter (dict): :class:`GCNTextAdapter` config; ``num_classes`` is
-            filled in, and ``dims`` must go from ``m`` to ``D``.
+        adapter (dict): :class:`GCNTextAdapter` config; ``num_classes``,
+            ``in_dims`` (``m``) and ``out_dims`` (``D``) are filled in.
         pool (str, optional): ``'max'`` / ``'avg'`` pools a feature map
             ``[B, D, H, W]`` globally; None (default) takes pooled
             features ``[B, D]`` (e.g. from ``GlobalAveragePooling``).
@@ -54,7 +54,7 @@ class LabelGCNClsHead(PredLogitsMixin, MultiLabelClsHead, ClassDependent):
                  in_channels: int,
                  text_embeds: Union[dict, torch.Tensor],
                  adapter: dict = dict(
-                     type='GCNTextAdapter', dims=(1024, 1024, 2048),
+                     type='GCNTextAdapter', hidden_dims=(1024, ),
                      residual=None),
                  pool: Optional[str] = None,
                  loss: Union[Dict, nn.Module] = dict(
@@ -70,7 +70,10 @@ class LabelGCNClsHead(PredLogitsMixin, MultiLabelClsHead, ClassDependent):
         self.pool = pool
         self.text_embeds = ClassTextEmbeds(text_embeds, num_classes)
         self.adapter = MODELS.build(
-            adapter, default_args=dict(num_classes=num_classes))
+            adapter,
+            default_args=dict(num_classes=num_classes,
+                              in_dims=self.text_embeds.dims,
+                              out_dims=in_channels))
         if not isinstance(self.adapter, GCNTextAdapter):
             raise TypeError(f'adapter must build a GCNTextAdapter, got '
                             f'{type(self.adapter).__name__}')

@@ -43,8 +43,9 @@ class LabelGCNPromptHead(CLIPPromptHead, ClassDependent):
     Args:
         num_classes (int): Number of classes C (the adapter's).
         adapter (dict): :class:`~mmltml.models.utils.GCNTextAdapter`
-            config; ``num_classes`` is filled in, ``dims`` start and end at
-            the CLIP embedding width (RN50 1024, ViT-B/16 512).
+            config; ``num_classes`` is filled in, ``in_dims`` is the CLIP
+            embedding width (RN50 1024, ViT-B/16 512) and the output keeps
+            it.
         logit_scale (float, optional): Fixed scale ``s``, or the initial
             value of a learned one. Defaults to 10 (LT-GCN). None: CLIP's.
         learn_scale (bool): Learn ``log s``. Defaults to False.
@@ -54,7 +55,7 @@ class LabelGCNPromptHead(CLIPPromptHead, ClassDependent):
 
     def __init__(self,
                  num_classes: int,
-                 adapter: dict = dict(type='GCNTextAdapter'),
+                 adapter: dict = dict(type='GCNTextAdapter', in_dims=1024),
                  logit_scale: Optional[float] = 10.0,
                  learn_scale: bool = False,
                  **kwargs) -> None:

@@ -66,10 +66,12 @@ class GCNTextAdapter(BaseModule, ClassDependent):
         T'  = H_L + b * T                       (residual, weight b)
 
     (ML-GCN Eq. 2 and Sec. 3.4; LT-GCN adds the residual with b = 1 and
-    three layers). Widths are ``dims = (d_0, ..., d_L)``: LT-GCN on CLIP
-    RN50 ``(1024, 2048, 2048, 1024)``, on ViT-B/16
-    ``(512, 1024, 1024, 512)``; ML-GCN ``(300, 1024, 2048)`` (GloVe) or
-    ``(512, 1024, 2048)`` (CLIP text), without residual.
+    three layers). Widths ``d_0`` (``in_dims``), ``hidden_dims``, ``d_L``
+    (``out_dims``): LT-GCN on CLIP RN50 1024 -> 2048 -> 2048 -> 1024
+    (``in_dims=1024, hidden_dims=(2048, 2048)``), on ViT-B/16
+    512 -> 1024 -> 1024 -> 512; ML-GCN 300 -> 1024 -> 2048 (GloVe; CLIP
+    RN50 text: 1024 -> 1024 -> 2048), without residual. A head that knows
+    the widths fills ``in_dims`` / ``out_dims`` in.
 
     The graph :math:`A` is **not learned**. It is the persistent buffer
     ``adjacency`` ``[C, C]`` (so checkpoints carry it and a test run needs
@@ -102,39 +104,47 @@ class GCNTextAdapter(BaseModule, ClassDependent):
 
     Args:
         num_classes (int): Number of classes C.
-        dims (Sequence[int]): Widths ``(d_0, ..., d_L)``, at least two.
+        in_dims (int): Width ``d_0`` of the class embeddings.
+        hidden_dims (Sequence[int]): Widths of the hidden layers' outputs.
+            Defaults to ``(2048, 2048)`` (LT-GCN RN50).
+        out_dims (int, optional): Width ``d_L`` of the output. Defaults to
+            ``in_dims``.
         graph (dict): The label graph (see above).
         residual (float, optional): Weight b of the residual
             :math:`T' = \mathrm{GCN}(T) + bT` (LT-GCN: 1). None (or 0)
-            disables it (ML-GCN). Needs ``dims[0] == dims[-1]``.
+            disables it (ML-GCN). Needs ``out_dims == in_dims``.
         negative_slope (float): LeakyReLU slope. Defaults to 0.2.
         init_cfg (dict, optional): Initialisation config.
 
     Example (the graph's edge count is logged when it is computed)::
 
         adapter = MODELS.build(dict(
-            type='GCNTextAdapter', num_classes=80,
-            dims=(1024, 2048, 2048, 1024),
+            type='GCNTextAdapter', num_classes=80, in_dims=1024,
+            hidden_dims=(2048, 2048),
             graph=dict(mode='text_similarity', reweight=0.2)))
         refined = adapter(text_feats)    # [80, 1024] -> [80, 1024]
     """
 
     def __init__(self,
                  num_classes: int,
-                 dims: Sequence[int] = (1024, 2048, 2048, 1024),
+                 in_dims: int,
+                 hidden_dims: Sequence[int] = (2048, 2048),
+                 out_dims: Optional[int] = None,
                  graph: dict = dict(mode='text_similarity'),
                  residual: Optional[float] = 1.0,
                  negative_slope: float = 0.2,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        dims = [int(d) for d in dims]
-        if len(dims) < 2 or min(dims) < 1:
-            raise ValueError(f'dims must list at least two positive widths '
-                             f'(input, ..., output), got {dims}')
+        out_dims = in_dims if out_dims is None else out_dims
+        dims = [int(in_dims), *map(int, hidden_dims), int(out_dims)]
+        if min(dims) < 1:
+            raise ValueError(f'GCNTextAdapter widths must be positive, got '
+                             f'{dims} (in_dims, *hidden_dims, out_dims)')
         if residual and dims[0] != dims[-1]:
             raise ValueError(f'a residual needs equal input and output '
                              f'widths, got dims={dims}')
         self.num_classes = num_classes
+        #: the widths (d_0, ..., d_L)
         self.dims = dims
         self.residual = float(residual or 0.0)
         self.negative_slope = negative_slope
