@@ -93,7 +93,10 @@ setup(
         'tests': read_requirements('tests'),
         'tensorboard': ['tensorboard'],
         'wandb': ['wandb'],
+        'mlflow': ['mlflow'],
         'mim': ['openmim', 'setuptools<81'],  # mim imports pkg_resources
+        # tools/misc/gradio_demo.py; gradio 6.31 needs pillow < 13
+        'demo': ['gradio==6.31.0'],
     },
     license='Apache License 2.0',
     zip_safe=False,

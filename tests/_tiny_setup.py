@@ -118,13 +118,25 @@ def run_tool(args: List[str], cwd: str, port: Optional[int] = None,
 
 
 # ---------------------------------------------------------------------------
-# A small COCO-LT / VOC-LT layout built from the official list files
+# A small layout of any benchmark preset: a subset of its official files
+# when they are present, else generated files in its formats
 # ---------------------------------------------------------------------------
-LTML_FILES = dict(
-    coco=('coco_labels.txt', 'coco_lt_train.txt', 'coco_lt_test.txt',
-          'coco_lt_captions.txt'),
-    voc=('voc_labels.txt', 'voc_lt_train.txt', 'voc_lt_test.txt',
-         'voc_lt_captions.txt'))
+def benchmark_by_root() -> Dict[str, type]:
+    """Every benchmark preset (``mmltml.datasets.benchmark_datasets``) by
+    the last part of its data root (``'coco'`` for ``data/coco``)."""
+    import mmltml.datasets as datasets
+    return {osp.basename(cls.DATA_ROOT): cls
+            for cls in datasets.benchmark_datasets()}
+
+
+def _file_tuple(cls) -> tuple:
+    files = cls.files()
+    return (files.labels, files.train, files.test, files.captions)
+
+
+#: ``(label, train, test, caption file)`` of each benchmark, by root name.
+LTML_FILES = {name: _file_tuple(cls)
+              for name, cls in benchmark_by_root().items()}
 
 # A tiny open_clip model that takes the configs' 224 px input.
 TINY_CLIP_224 = dict(
@@ -161,35 +173,85 @@ def _smooth_image(rng: np.random.Generator, height: int,
                                                    Image.BILINEAR))
 
 
-def make_ltml_subset(root: str, ltml_dir: str, name: str,
-                     num_test: int = 12, smooth: bool = False) -> str:
-    """Write ``root/data/<name>`` with official file formats, a covering
-    subset of the train list, the first test lines and generated JPEGs
-    (uniform noise, or with ``smooth`` random colour blobs)."""
-    labels_txt, train_txt, test_txt, captions_txt = LTML_FILES[name]
-    src = osp.join(ltml_dir, name)
-    out = osp.join(root, 'data', name)
+def _official_lists(src: str, cls, num_test: int) -> Dict[str, List[str]]:
+    """A covering subset of the official training list, the first test
+    lines and their captions."""
+    files = cls.files()
+    train = _covering_lines(_read_lines(osp.join(src, files.train)))
+    lists = {files.train: train,
+             files.test: _read_lines(osp.join(src, files.test))[:num_test]}
+    if files.captions:
+        keep = {line.split()[0] for line in train}
+        lists[files.captions] = [
+            line for line in _read_lines(osp.join(src, files.captions))
+            if line.split(maxsplit=1)[0] in keep]
+    return lists
+
+
+def _generated_lists(cls, num_test: int) -> Dict[str, List[str]]:
+    """Label, list and caption lines in the benchmark's formats: every
+    class has training images (two labels per image) and the test list
+    ends with an unlabelled image."""
+    files, classes = cls.files(), cls.METAINFO['classes']
+    num = len(classes)
+    train_labels = [sorted({i % num, (3 * i + 1) % num})
+                    for i in range(max(num, 16))]
+    train = [f'images/train/{i:06d}.jpg ' + ' '.join(map(str, labels))
+             for i, labels in enumerate(train_labels)]
+    test = [f'images/test/{i:06d}.jpg {i % num}' for i in range(num_test - 1)]
+    lists = {files.labels: [f'{name} {i}' for i, name in enumerate(classes)],
+             files.train: train,
+             files.test: test + [f'images/test/{num_test - 1:06d}.jpg']}
+    if files.captions:
+        lists[files.captions] = [
+            line.split()[0] + ' a photo of ' +
+            ' and '.join(classes[i] for i in labels)
+            for line, labels in zip(train, train_labels)]
+    return lists
+
+
+def make_dataset_fixture(root: str, cls, ltml_dir: Optional[str] = None,
+                         num_test: int = 12, smooth: bool = False) -> str:
+    """Write ``root/<cls.DATA_ROOT>`` for the benchmark preset ``cls``.
+
+    With the benchmark's official files in ``ltml_dir/<root name>`` (e.g.
+    ``ltml_dir/coco``): their label file, a covering subset of the train
+    list and its captions, and the first ``num_test`` test lines; else
+    generated files in the same formats (see :func:`_generated_lists`).
+    The listed images are generated JPEGs (uniform noise, or with
+    ``smooth`` random colour blobs). Returns the data root written.
+    """
+    files = cls.files()
+    src = osp.join(ltml_dir or '', osp.basename(cls.DATA_ROOT))
+    official = bool(ltml_dir) and osp.isfile(osp.join(src, files.labels))
+    out = osp.join(root, cls.DATA_ROOT)
     os.makedirs(out, exist_ok=True)
-    train = _covering_lines(_read_lines(osp.join(src, train_txt)))
-    test = _read_lines(osp.join(src, test_txt))[:num_test]
-    keep = {line.split()[0] for line in train}
-    captions = [line for line in _read_lines(osp.join(src, captions_txt))
-                if line.split(maxsplit=1)[0] in keep]
-    for fname, lines in ((train_txt, train), (test_txt, test),
-                         (captions_txt, captions)):
+    if official:
+        lists = _official_lists(src, cls, num_test)
+        with open(osp.join(src, files.labels), 'rb') as fin, \
+                open(osp.join(out, files.labels), 'wb') as fout:
+            fout.write(fin.read())
+    else:
+        lists = _generated_lists(cls, num_test)
+    for fname, lines in lists.items():
         with open(osp.join(out, fname), 'w') as f:
             f.write('\n'.join(lines) + '\n')
-    with open(osp.join(src, labels_txt), 'rb') as fin, \
-            open(osp.join(out, labels_txt), 'wb') as fout:
-        fout.write(fin.read())
     rng = np.random.default_rng(0)
-    for line in train + test:
+    for line in lists[files.train] + lists[files.test]:
         path = osp.join(out, line.split()[0])
         os.makedirs(osp.dirname(path), exist_ok=True)
         img = _smooth_image(rng, 48, 64) if smooth else rng.integers(
             0, 255, (48, 64, 3)).astype(np.uint8)
         Image.fromarray(img).save(path, quality=90)
     return out
+
+
+def make_ltml_subset(root: str, ltml_dir: str, name: str,
+                     num_test: int = 12, smooth: bool = False) -> str:
+    """:func:`make_dataset_fixture` of the benchmark whose data root is
+    ``data/<name>`` (``'coco'``, ``'voc'``, ...)."""
+    return make_dataset_fixture(root, benchmark_by_root()[name], ltml_dir,
+                                num_test, smooth)
 
 
 def smoke_config(path: str, base: str, train: bool = True,

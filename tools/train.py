@@ -2,6 +2,7 @@
 """Train a model from an mmengine config (mmpretrain's tool, made to work
 on current torch and on CPU-only machines; see ``mmltml.utils.launch``)."""
 import argparse
+import sys
 
 import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmengine.config import Config
@@ -12,6 +13,7 @@ from mmltml.utils.dataset_cfg import check_feature_cache_hook
 from mmltml.utils.launch import (add_common_args, build_runner, finish_args,
                                  finish_distributed, set_dataloader_defaults,
                                  set_work_dir)
+from mmltml.utils.run_options import check_run_options, resume_note
 
 
 def parse_args() -> argparse.Namespace:
@@ -23,7 +25,8 @@ def parse_args() -> argparse.Namespace:
         type=str,
         const='auto',
         help='resume from this checkpoint, or (no path) from the latest '
-        'checkpoint in the work directory')
+        'checkpoint in the work directory; with none there, the run starts '
+        'from scratch and says so')
     parser.add_argument(
         '--amp', action='store_true', help='mixed-precision training (GPU)')
     parser.add_argument(
@@ -76,9 +79,16 @@ def main() -> None:
     sections = ['train_dataloader', 'model']
     if cfg.get('val_cfg') is not None:
         sections += ['val_dataloader', 'val_evaluator']
+    try:  # one line that says what to do (--amp, schedule, --resume)
+        check_run_options(cfg)
+    except ValueError as error:
+        sys.exit(f'error: {error}')
     check_data_files(cfg, sections)  # before a model is built
     check_feature_cache_hook(cfg)
+    note = resume_note(cfg)
     runner = build_runner(cfg, lock_work_dir=True)
+    if note:
+        runner.logger.warning(note)
     with explain_refused_checkpoint(cfg.get('load_from') or
                                     f'the latest one in {cfg.work_dir}'):
         runner.train()

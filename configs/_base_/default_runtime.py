@@ -24,6 +24,10 @@ default_hooks = dict(
     # custom_hooks lists, which children replace).
     finite_loss=dict(type='FiniteLossHook'),
     class_count_check=dict(type='ClassCountCheckHook'),
+    # mmltml: refuse a checkpoint (load_from, --resume, tools/test.py) whose
+    # keys or shapes do not fit the model, instead of mmengine's non-strict
+    # load that leaves those weights at their initial values.
+    checkpoint_fit=dict(type='CheckpointFitHook'),
     # mmltml: the training class statistics go into every checkpoint, so a
     # checkpoint can be tested / used without the training list file.
     class_stats_checkpoint=dict(type='ClassStatsCheckpointHook'),

@@ -2,8 +2,9 @@
 from .model_index import (inference_model, register_model_index,
                           register_multi_label_task)
 from .multi_label_inferencer import MultiLabelInferencer
+from .zero_shot_inferencer import ZeroShotInferencer, zero_shot_config
 
 __all__ = [
     'MultiLabelInferencer', 'inference_model', 'register_model_index',
-    'register_multi_label_task'
+    'register_multi_label_task', 'ZeroShotInferencer', 'zero_shot_config'
 ]

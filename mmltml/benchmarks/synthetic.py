@@ -7,8 +7,17 @@ at random positions, scales and rotations over a textured, desaturated
 background, and its caption names every object and the background, e.g.
 ``'a photo of a red circle and a blue square on a striped background'``.
 
+**Large label spaces** (``num_classes``): the vocabulary grows to 2,080
+classes ``"[<pattern>] <colour> <shape>"`` (20 colours, 13 shapes, 8 fill
+patterns: plain, striped, dotted, checkered, hatched, hollow, outlined,
+shaded; e.g. ``'hatched maroon crescent'``); its first 24 classes are the
+default ones, drawn exactly as in the default benchmark (plain is a solid
+fill and is not named). A Zipf profile (``profile='zipf'``) gives such a
+vocabulary a realistic long tail with few images.
+
 Training frequencies follow an exponential (CIFAR-LT style) profile from
-``max_train_count`` down to ``min_train_count`` over a seeded random class
+``max_train_count`` down to ``min_train_count`` (or the Zipf profile
+``max / rank``, at least ``min_train_count``) over a seeded random class
 order, so head (>= 100 images), medium (20-99) and tail (< 20) classes mix
 colours and shapes; the test split is balanced (``test_per_class`` positives
 per class). :func:`generate_synthetic_lt` writes::
@@ -33,7 +42,7 @@ import shutil
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from mmltml.structures import split_groups
 from mmltml.utils.atomic_file import fsync_dir, temp_path_for
@@ -49,27 +58,95 @@ COLOURS: Dict[str, Tuple[int, int, int]] = {
     'pink': (240, 115, 195),
 }
 SHAPES: Tuple[str, ...] = ('circle', 'square', 'triangle', 'star')
+#: The large vocabulary: more colours, shapes and fill patterns.
+EXTRA_COLOURS: Dict[str, Tuple[int, int, int]] = {
+    'orange': (245, 140, 20),
+    'purple': (120, 40, 165),
+    'brown': (125, 75, 35),
+    'white': (245, 245, 240),
+    'black': (20, 20, 25),
+    'grey': (128, 128, 128),
+    'lime': (165, 235, 40),
+    'navy': (20, 30, 115),
+    'teal': (0, 125, 125),
+    'maroon': (120, 20, 40),
+    'olive': (125, 125, 30),
+    'magenta': (225, 30, 205),
+    'violet': (170, 120, 240),
+    'gold': (215, 170, 55),
+}
+EXTRA_SHAPES: Tuple[str, ...] = ('pentagon', 'hexagon', 'diamond', 'cross',
+                                 'ring', 'crescent', 'arrow', 'semicircle',
+                                 'heart')
+PATTERNS: Tuple[str, ...] = ('plain', 'striped', 'dotted', 'checkered',
+                             'hatched', 'hollow', 'outlined', 'shaded')
 BACKGROUNDS: Tuple[str, ...] = ('plain', 'striped', 'checkered', 'dotted',
                                 'gradient')
+#: The large-label-space benchmark (``data/synthetic-2k`` of
+#: ``configs/synthetic/lmpt_tinyclip_synthetic-2k.py``): 2,000 classes, Zipf
+#: training counts 400 / rank (at least 1), 2 test positives per class.
+SYNTHETIC_2K = dict(num_classes=2000, profile='zipf', max_train_count=400,
+                    min_train_count=1, test_per_class=2)
 MAX_OBJECTS = 4
 _SUPERSAMPLE = 2
 _SPLIT_CODES = {'train': 0, 'test': 1}
 
 
-def class_names() -> List[str]:
-    """The class vocabulary, ``'<colour> <shape>'`` in a fixed order."""
-    return [f'{colour} {shape}' for colour in COLOURS for shape in SHAPES]
+def class_names(num_classes: Optional[int] = None) -> List[str]:
+    """The class vocabulary in a fixed order: the 24 ``'<colour> <shape>'``
+    classes, or the first ``num_classes`` of the large vocabulary
+    (:func:`large_vocabulary`, which starts with them)."""
+    base = [f'{colour} {shape}' for colour in COLOURS for shape in SHAPES]
+    if num_classes is None:
+        return base
+    names = large_vocabulary()
+    if not 0 < num_classes <= len(names):
+        raise ValueError(f'num_classes must be in 1..{len(names)} (the '
+                         f'large vocabulary), got {num_classes}')
+    return names[:num_classes]
+
+
+def large_vocabulary() -> List[str]:
+    """Every ``"[<pattern>] <colour> <shape>"`` class: the 24 default
+    classes first, then the others pattern by pattern (plain first), so
+    that a prefix of it mixes colours and shapes."""
+    colours = list(COLOURS) + list(EXTRA_COLOURS)
+    shapes = list(SHAPES) + list(EXTRA_SHAPES)
+    names = class_names()
+    for pattern in PATTERNS:
+        prefix = '' if pattern == 'plain' else f'{pattern} '
+        names += [f'{prefix}{colour} {shape}' for shape in shapes
+                  for colour in colours
+                  if pattern != 'plain' or colour not in COLOURS
+                  or shape not in SHAPES]
+    return names
+
+
+def describe_class(name: str) -> Tuple[str, str, str]:
+    """``(pattern, colour, shape)`` of a class name."""
+    words = name.split(' ')
+    pattern = words[0] if len(words) == 3 else 'plain'
+    return pattern, words[-2], words[-1]
 
 
 def long_tailed_counts(num_classes: int, max_count: int, min_count: int,
-                       seed: int) -> np.ndarray:
-    """Per-class target image counts of an exponential long-tailed profile.
+                       seed: int, profile: str = 'exponential') -> np.ndarray:
+    """Per-class target image counts of a long-tailed profile.
 
-    The i-th most frequent class gets ``max * (min / max) ** (i / (C - 1))``
-    images; which class has which rank is a seeded permutation.
+    ``'exponential'``: the i-th most frequent class gets
+    ``max * (min / max) ** (i / (C - 1))`` images; ``'zipf'``:
+    ``max(min, max / (i + 1))``. Which class has which rank is a seeded
+    permutation.
     """
-    ranks = np.arange(num_classes) / max(num_classes - 1, 1)
-    profile = max_count * (min_count / max_count)**ranks
+    if profile == 'zipf':
+        profile = np.maximum(min_count,
+                             max_count / np.arange(1, num_classes + 1))
+    elif profile == 'exponential':
+        ranks = np.arange(num_classes) / max(num_classes - 1, 1)
+        profile = max_count * (min_count / max_count)**ranks
+    else:
+        raise ValueError(f"profile must be 'exponential' or 'zipf', got "
+                         f'{profile!r}')
     order = np.random.default_rng([seed, 7]).permutation(num_classes)
     counts = np.empty(num_classes, dtype=np.int64)
     counts[order] = np.round(profile).astype(np.int64)
@@ -186,9 +263,117 @@ def _place_objects(num: int, size: int,
 
 def _object_colour(name: str, rng: np.random.Generator) -> Tuple[int, ...]:
     """The colour of ``name`` with a little brightness and channel jitter."""
-    rgb = np.array(COLOURS[name], dtype=np.float64)
+    rgb = np.array({**COLOURS, **EXTRA_COLOURS}[name], dtype=np.float64)
     rgb = rgb * rng.uniform(0.88, 1.08) + rng.uniform(-12, 12, size=3)
     return tuple(int(v) for v in np.clip(rgb, 0, 255))
+
+
+def _unit_outline(shape: str) -> np.ndarray:
+    """Vertices (x, y) of a large-vocabulary polygon shape of radius 1."""
+    if shape in ('pentagon', 'hexagon'):
+        num = 5 if shape == 'pentagon' else 6
+        t = 2 * np.pi * np.arange(num) / num
+        return 0.95 * np.stack([np.cos(t), np.sin(t)], 1)
+    if shape == 'diamond':
+        return np.array([[1, 0], [0, 0.6], [-1, 0], [0, -0.6]])
+    if shape == 'cross':
+        a, w = 0.95, 0.32
+        return np.array([[a, w], [w, w], [w, a], [-w, a], [-w, w], [-a, w],
+                         [-a, -w], [-w, -w], [-w, -a], [w, -a], [w, -w],
+                         [a, -w]])
+    if shape == 'arrow':
+        return np.array([[1, 0], [0.2, 0.7], [0.2, 0.28], [-0.95, 0.28],
+                         [-0.95, -0.28], [0.2, -0.28], [0.2, -0.7]])
+    t = np.linspace(0, 2 * np.pi, 40, endpoint=False)  # heart
+    x, y = 16 * np.sin(t)**3, (13 * np.cos(t) - 5 * np.cos(2 * t) -
+                                2 * np.cos(3 * t) - np.cos(4 * t))
+    return np.stack([x, -y], 1) / 17
+
+
+def _shape_mask(shape: str, size: int, cx: float, cy: float, radius: float,
+                angle: float) -> Image.Image:
+    """An 'L' mask (255 inside) of any shape of the vocabulary."""
+    mask = Image.new('L', (size, size), 0)
+    draw = ImageDraw.Draw(mask)
+
+    def disc(x: float, y: float, r: float, value: int) -> None:
+        draw.ellipse([x - r, y - r, x + r, y + r], fill=value)
+
+    if shape in SHAPES:
+        if shape == 'circle':
+            disc(cx, cy, radius, 255)
+        else:
+            draw.polygon(_shape_polygon(shape, cx, cy, radius, angle),
+                         fill=255)
+    elif shape == 'ring':
+        disc(cx, cy, radius, 255)
+        disc(cx, cy, 0.55 * radius, 0)
+    elif shape == 'crescent':
+        disc(cx, cy, radius, 255)
+        disc(cx + 0.45 * radius * np.cos(angle),
+             cy + 0.45 * radius * np.sin(angle), 0.85 * radius, 0)
+    elif shape == 'semicircle':
+        start = np.degrees(angle)
+        draw.pieslice([cx - radius, cy - radius, cx + radius, cy + radius],
+                      start, start + 180, fill=255)
+    else:
+        rot = np.array([[np.cos(angle), -np.sin(angle)],
+                        [np.sin(angle), np.cos(angle)]])
+        points = _unit_outline(shape) @ rot.T * radius + [cx, cy]
+        draw.polygon([tuple(p) for p in points], fill=255)
+    return mask
+
+
+def _contrast(rgb: np.ndarray) -> np.ndarray:
+    """A darker shade of a light colour, a lighter one of a dark colour."""
+    return rgb * 0.35 if rgb.mean() > 90 else rgb * 0.4 + 150
+
+
+def _draw_patterned(canvas: Image.Image, pattern: str, shape: str,
+                    fill: Tuple[int, ...],
+                    pose: Tuple[float, float, float, float]) -> None:
+    """Draw one object of the large vocabulary (pattern, any shape)."""
+    cx, cy, radius, angle = pose
+    size = canvas.size[0]
+    # the object's bounding box: only its pixels are computed
+    x0, y0 = (max(0, int(c - radius) - 1) for c in (cx, cy))
+    x1, y1 = (min(size, int(c + radius) + 2) for c in (cx, cy))
+    mask = _shape_mask(shape, size, cx, cy, radius, angle).crop(
+        (x0, y0, x1, y1))
+    rgb = np.array(fill, dtype=np.float64)
+    other = _contrast(rgb)
+    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    along = (xs - cx) * np.cos(angle) + (ys - cy) * np.sin(angle)
+    across = (ys - cy) * np.cos(angle) - (xs - cx) * np.sin(angle)
+    period = 0.45 * radius
+    marked = np.zeros(xs.shape, dtype=bool)  # plain, shaded
+    if pattern in ('hollow', 'outlined'):
+        width = 2 * int(0.16 * radius) + 1
+        inner = np.asarray(mask.filter(ImageFilter.MinFilter(width))) > 0
+        marked = (np.asarray(mask) > 0) & ~inner
+        if pattern == 'hollow':
+            mask = Image.fromarray((marked * 255).astype(np.uint8))
+            marked = np.zeros_like(marked)
+    elif pattern == 'striped':
+        marked = (along // (period / 2)) % 2 == 1
+    elif pattern == 'dotted':
+        du = (along % period) - period / 2
+        dv = (across % period) - period / 2
+        marked = du**2 + dv**2 < (0.28 * period)**2
+    elif pattern == 'checkered':
+        marked = ((along // period) + (across // period)) % 2 == 1
+    elif pattern == 'hatched':
+        width = 0.14 * period
+        marked = ((np.abs((along + across) % period - period / 2) < width)
+                  | (np.abs((along - across) % period - period / 2) < width))
+    elif pattern == 'shaded':  # from the colour to its contrast
+        t = np.clip((along / radius + 1) / 2, 0, 1)[..., None]
+        rgb = rgb * (1 - 0.7 * t) + other * 0.7 * t
+    image = np.where(marked[..., None], other, rgb)
+    image = np.broadcast_to(image, xs.shape + (3, ))
+    canvas.paste(
+        Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)), (x0, y0),
+        mask)
 
 
 def join_objects(names: Sequence[str]) -> str:
@@ -212,19 +397,22 @@ def make_caption(names: Sequence[str],
 
 
 def render_image(labels: Sequence[int], rng: np.random.Generator,
-                 image_size: int = 64) -> Tuple[np.ndarray, str, dict]:
+                 image_size: int = 64,
+                 names: Optional[Sequence[str]] = None
+                 ) -> Tuple[np.ndarray, str, dict]:
     """Draw one image of the given classes.
 
     Args:
-        labels: distinct class ids (indices into :func:`class_names`).
+        labels: distinct class ids (indices into ``names``).
         rng: the image's own random generator.
         image_size: output side length in pixels.
+        names: the class vocabulary; :func:`class_names` by default.
 
     Returns:
         The ``HxWx3`` uint8 image, its caption, and a description
         (``background`` and the object class names in drawing order).
     """
-    names = class_names()
+    names = class_names() if names is None else names
     big = image_size * _SUPERSAMPLE
     background = str(rng.choice(BACKGROUNDS))
     canvas = Image.fromarray(
@@ -234,13 +422,16 @@ def render_image(labels: Sequence[int], rng: np.random.Generator,
     order = [int(i) for i in rng.permutation(list(labels))]
     for cls, (cx, cy, radius) in zip(order,
                                      _place_objects(len(order), big, rng)):
-        colour_name, shape = names[cls].split(' ')
+        pattern, colour_name, shape = describe_class(names[cls])
         fill = _object_colour(colour_name, rng)
-        if shape == 'circle':
+        angle = 0.0 if shape == 'circle' else rng.uniform(0, 2 * np.pi)
+        if pattern != 'plain' or shape not in SHAPES:
+            _draw_patterned(canvas, pattern, shape, fill,
+                            (cx, cy, radius, angle))
+        elif shape == 'circle':  # the default classes, as they always were
             draw.ellipse([cx - radius, cy - radius, cx + radius, cy + radius],
                          fill=fill)
         else:
-            angle = rng.uniform(0, 2 * np.pi)
             draw.polygon(_shape_polygon(shape, cx, cy, radius, angle),
                          fill=fill)
     image = np.asarray(
@@ -260,19 +451,30 @@ def image_rng(seed: int, split: int, index: int) -> np.random.Generator:
 # ---------------------------------------------------------------------------
 # Writing a benchmark
 # ---------------------------------------------------------------------------
+#: Parameters recorded only when they differ from the default benchmark's
+#: (whose ``meta.json`` and files stay as they were).
+OPTIONAL_PARAMS = dict(num_classes=None, profile='exponential')
+
+
 def _params(seed: int, image_size: int, max_train_count: int,
-            min_train_count: int, test_per_class: int) -> dict:
-    return dict(
+            min_train_count: int, test_per_class: int,
+            num_classes: Optional[int], profile: str) -> dict:
+    params = dict(
         version=GENERATOR_VERSION,
         seed=seed,
         image_size=image_size,
         max_train_count=max_train_count,
         min_train_count=min_train_count,
         test_per_class=test_per_class)
+    for key, value in dict(num_classes=num_classes, profile=profile).items():
+        if value != OPTIONAL_PARAMS[key]:
+            params[key] = value
+    return params
 
 
 def _write_split(root: str, split: str, label_sets: List[List[int]],
-                 seed: int, image_size: int) -> List[Tuple[str, str]]:
+                 seed: int, image_size: int,
+                 names: Sequence[str]) -> List[Tuple[str, str]]:
     """Render and save one split; return ``(path, caption)`` per image."""
     os.makedirs(osp.join(root, split))
     records = []
@@ -281,7 +483,7 @@ def _write_split(root: str, split: str, label_sets: List[List[int]],
             path = f'{split}/{index:06d}.png'
             image, caption, _ = render_image(
                 labels, image_rng(seed, _SPLIT_CODES[split], index),
-                image_size)
+                image_size, names)
             Image.fromarray(image).save(osp.join(root, path))
             f.write(path + ' ' + ' '.join(map(str, labels)) + '\n')
             records.append((path, caption))
@@ -305,19 +507,20 @@ def _file_digest(root: str, names: Sequence[str]) -> str:
 def _build(root: str, params: dict) -> dict:
     """Write the whole benchmark into the empty directory ``root``."""
     seed = params['seed']
-    names = class_names()
+    names = class_names(params.get('num_classes'))
     with open(osp.join(root, 'labels.txt'), 'w') as f:
         f.writelines(f'{name} {i}\n' for i, name in enumerate(names))
     targets = long_tailed_counts(
         len(names), params['max_train_count'], params['min_train_count'],
-        seed)
+        seed, params.get('profile', OPTIONAL_PARAMS['profile']))
     split_sets = dict(
         train=sample_label_sets(targets, np.random.default_rng([seed, 0])),
         test=sample_label_sets([params['test_per_class']] * len(names),
                                np.random.default_rng([seed, 1])))
     captions = _write_split(root, 'train', split_sets['train'], seed,
-                            params['image_size'])
-    _write_split(root, 'test', split_sets['test'], seed, params['image_size'])
+                            params['image_size'], names)
+    _write_split(root, 'test', split_sets['test'], seed, params['image_size'],
+                 names)
     with open(osp.join(root, 'captions.txt'), 'w') as f:
         f.writelines(f'{path} {caption}\n' for path, caption in captions)
     meta = dict(params)
@@ -344,8 +547,10 @@ def read_meta(out_dir: str) -> Optional[dict]:
 
 
 def _matches(meta: Optional[dict], params: dict) -> bool:
-    return meta is not None and all(meta.get(k) == v
-                                    for k, v in params.items())
+    return meta is not None and all(
+        meta.get(k) == v for k, v in params.items()) and all(
+            meta.get(k, v) == params.get(k, v)
+            for k, v in OPTIONAL_PARAMS.items())
 
 
 def _move_aside(path: str) -> None:
@@ -377,7 +582,9 @@ def generate_synthetic_lt(out_dir: str,
                           image_size: int = 64,
                           max_train_count: int = 400,
                           min_train_count: int = 4,
-                          test_per_class: int = 80) -> dict:
+                          test_per_class: int = 80,
+                          num_classes: Optional[int] = None,
+                          profile: str = 'exponential') -> dict:
     """Generate the synthetic LT multi-label benchmark into ``out_dir``.
 
     Idempotent and safe under concurrency: when ``out_dir`` already holds a
@@ -395,6 +602,10 @@ def generate_synthetic_lt(out_dir: str,
         max_train_count: training images of the most frequent class.
         min_train_count: training images of the least frequent class.
         test_per_class: test images per class (balanced test split).
+        num_classes: the first ``num_classes`` classes of the large
+            vocabulary (up to 2,080) instead of the 24 default classes.
+        profile: ``'exponential'`` or ``'zipf'`` training counts (see
+            :func:`long_tailed_counts`).
 
     Returns:
         The content of ``meta.json`` (parameters, image counts, per-class
@@ -402,7 +613,7 @@ def generate_synthetic_lt(out_dir: str,
     """
     out_dir = osp.abspath(out_dir)
     params = _params(seed, image_size, max_train_count, min_train_count,
-                     test_per_class)
+                     test_per_class, num_classes, profile)
     meta = read_meta(out_dir)
     if not _matches(meta, params):
         if meta is None and osp.isdir(out_dir) and os.listdir(out_dir):

@@ -1,11 +1,13 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """Serve a frozen image encoder's outputs instead of images, exactly."""
 import copy
+import errno
 import hashlib
 import json
 import logging
 import os
 import os.path as osp
+import shutil
 import time
 from typing import Callable, List, Optional, Sequence, Union
 
@@ -296,13 +298,36 @@ class CachedFeatureDataset:
             f'{num_workers} loading workers)', logger='current')
         rank, _ = get_dist_info()
         if path is not None and rank == 0:
-            os.makedirs(self.cache_dir, exist_ok=True)
-            # runs sharing cache_dir may write it at the same time: a unique
-            # temporary file, renamed when complete; the first complete
-            # file wins (a bad file found above is replaced)
-            with atomic_path(path, overwrite=bad_file) as tmp:
-                torch.save(self.features, tmp)
+            self._save(path, overwrite=bad_file)
         return True
+
+    def _save(self, path: str, overwrite: bool) -> None:
+        """Write the disk copy of the features.
+
+        Runs sharing ``cache_dir`` may write it at the same time: a unique
+        temporary file, renamed when complete; the first complete file
+        wins (``overwrite`` replaces a bad file found before). A write that
+        fails (a full disk, no permission) leaves no file and is logged,
+        naming the file and the free space: the features are in memory, so
+        the run goes on, and only the next run has to encode them again.
+        """
+        needed = self.features.numel() * self.features.element_size()
+        try:
+            os.makedirs(self.cache_dir, exist_ok=True)
+            free = shutil.disk_usage(self.cache_dir).free
+            if free < needed + 2**20:  # torch.save's container: < 1 MB
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+            with atomic_path(path, overwrite=overwrite) as tmp:
+                torch.save(self.features, tmp)
+        except (OSError, RuntimeError) as error:  # torch: "unexpected pos"
+            print_log(
+                f'CachedFeatureDataset: the feature cache {path} was not '
+                f'written ({type(error).__name__}: {error}; '
+                f'{_free_space(self.cache_dir)} free, {_size(needed)} '
+                'needed). This run goes on with the features in memory; '
+                'free space there or choose another cache_dir to keep '
+                'them for the next run.',
+                logger='current', level=logging.WARNING)
 
     @staticmethod
     def _load(path: str, shape: tuple) -> Optional[torch.Tensor]:
@@ -315,13 +340,10 @@ class CachedFeatureDataset:
         except Exception as error:  # any unpickling / zip error
             problem = f'cannot be read ({type(error).__name__}: {error})'
         else:
-            if isinstance(features, torch.Tensor) and \
-                    tuple(features.shape) == shape:
+            problem = _cache_problem(features, shape)
+            if problem is None:
                 print_log(f'Loaded cached features {path}', logger='current')
                 return features
-            found = tuple(getattr(features, 'shape', ())) or \
-                type(features).__name__
-            problem = f'holds {found}, expected shape {shape}'
         print_log(f'CachedFeatureDataset: the feature cache {path} {problem}; '
                   'rebuilding it.', logger='current', level=logging.WARNING)
         return None
@@ -346,6 +368,7 @@ class CachedFeatureDataset:
         feats = []
         for batch in loader:
             feats.append(encode(batch).float().cpu())
+            _check_finite(feats[-1], batch, what)
             progress.update(len(feats[-1]))
         local = torch.cat(feats) if feats else torch.zeros(
             0, feature_dim)  # a rank with no images
@@ -391,6 +414,50 @@ class _Progress:
                   f'{rate:.1f} images/s, ETA '
                   f'{(self.total - self.done) / max(rate, 1e-9):.0f} s',
                   logger='current')
+
+
+def _cache_problem(features, shape: tuple) -> Optional[str]:
+    """Why a loaded disk cache cannot be used, or None."""
+    if not isinstance(features, torch.Tensor) or \
+            tuple(features.shape) != shape:
+        found = tuple(getattr(features, 'shape', ())) or \
+            type(features).__name__
+        return f'holds {found}, expected shape {shape}'
+    bad = (~torch.isfinite(features)).flatten(1).any(1)
+    if bad.any():
+        return (f'holds NaN or inf features of {int(bad.sum())} of '
+                f'{len(features)} images')
+    return None
+
+
+def _check_finite(feats: torch.Tensor, batch: dict, what: str) -> None:
+    """Refuse NaN / inf features from the encoder, naming the images."""
+    bad = (~torch.isfinite(feats)).any(1).nonzero().flatten().tolist()
+    if not bad:
+        return
+    samples = batch.get('data_samples') or []
+    paths = [samples[i].metainfo.get('img_path', f'batch item {i}')
+             if i < len(samples) else f'batch item {i}' for i in bad]
+    more = f' and {len(paths) - 5} more' if len(paths) > 5 else ''
+    raise ValueError(
+        f'CachedFeatureDataset: the frozen image encoder gave NaN or inf '
+        f'features ({what}) for {len(bad)} of the {len(feats)} images of a '
+        f'batch: {", ".join(map(str, paths[:5]))}{more}. Nothing was '
+        'cached. Check the encoder weights (clip_pretrained) when every '
+        'image is affected, else these images.')
+
+
+def _size(num_bytes: int) -> str:
+    if num_bytes < 2**20:
+        return f'{num_bytes / 2**10:.0f} KB'
+    return f'{num_bytes / 2**20:.1f} MB'
+
+
+def _free_space(folder: str) -> str:
+    try:
+        return _size(shutil.disk_usage(folder).free)
+    except OSError:
+        return 'unknown space'
 
 
 def _interleave(shards: Sequence[torch.Tensor], total: int) -> torch.Tensor:

@@ -27,7 +27,7 @@ from typing import Optional, Tuple, Union
 from mmltml.structures import (HEAD_THR, TAIL_THR, check_class_stats,
                                compute_class_stats)
 from .categories import get_class_names, is_preset
-from .list_file import read_list_file
+from .list_file import ENCODING, read_list_file
 
 __all__ = ['load_class_stats']
 
@@ -117,11 +117,19 @@ def _load_json(path: str, head_thr: int, tail_thr: int) -> dict:
                          'compute statistics from a list file')
     if not osp.isfile(path):
         raise FileNotFoundError(f'class statistics file not found: {path}')
-    with open(path, encoding='utf-8') as f:
-        try:
-            data = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path}: malformed JSON ({e})') from None
+    with open(path, 'rb') as f:
+        raw = f.read()
+    try:
+        text = raw.decode(ENCODING)
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b'\n') + 1
+        raise ValueError(f'{path}, line {line}: not UTF-8 text (byte '
+                         f'0x{raw[e.start]:02x}); save the file as UTF-8'
+                         ) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f'{path}: malformed JSON ({e})') from None
     if not isinstance(data, dict) or 'class_freq' not in data:
         raise ValueError(f'{path}: not a class statistics file (no '
                          '"class_freq" key)')

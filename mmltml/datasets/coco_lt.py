@@ -50,4 +50,7 @@ class COCOLTDataset(LTBenchmarkDataset):
     """
 
     METAINFO = {'classes': COCO_LT_CLASSES}
+    PRESET = 'coco-lt'
+    DATA_ROOT = 'data/coco'
     FILE_PREFIX = 'coco_lt'
+    LABEL_FILE = 'coco_labels.txt'

@@ -17,6 +17,7 @@ partly grey image).
 """
 import io
 import os.path as osp
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, Optional, Tuple
 
@@ -32,6 +33,50 @@ class BadImageError(OSError):
     """An image of a dataset is missing or cannot be decoded."""
 
 
+def image_size(path: str) -> Optional[Tuple[int, int]]:
+    """``(width, height)`` of an image from its header (nothing is
+    decoded, so this is cheap also for huge images); None when the file
+    cannot be opened as an image."""
+    try:
+        with warnings.catch_warnings():  # DecompressionBombWarning
+            warnings.simplefilter('ignore')
+            with Image.open(path) as image:
+                return image.size
+    except Exception:  # missing, empty, not an image
+        return None
+
+
+def describe_size(size: Optional[Tuple[int, int]]) -> str:
+    """``'10000 x 10000 px, 286 MB decoded'`` (3 bytes a pixel; the
+    memory from 1 MB on)."""
+    if size is None:
+        return 'size unknown'
+    width, height = size
+    megabytes = width * height * 3 / 2**20
+    memory = f', {megabytes:.0f} MB decoded' if megabytes >= 1 else ''
+    return f'{width} x {height} px{memory}'
+
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether ``error`` is an allocation failure (Python's
+    ``MemoryError``, OpenCV's ``Insufficient memory``, torch's
+    ``DefaultCPUAllocator: can't allocate memory`` / CUDA out of
+    memory)."""
+    text = str(error).lower()
+    return isinstance(error, MemoryError) or any(
+        mark in text for mark in ('insufficient memory', 'out of memory',
+                                  "can't allocate memory",
+                                  'failed to allocate'))
+
+
+def _too_large(path: str, error: BaseException) -> str:
+    return (f'is too large to decode in the available memory '
+            f'({describe_size(image_size(path))}: {type(error).__name__}'
+            f': {str(error).strip().splitlines()[-1]}); downscale it or '
+            'give the process more memory')
+
+
 def find_image_problem(path: str) -> Optional[str]:
     """Return why the image at ``path`` cannot be used, or None if it can.
 
@@ -40,8 +85,10 @@ def find_image_problem(path: str) -> Optional[str]:
 
     Returns:
         str | None: A predicate for ``f'image {path} {problem}'``:
-        ``'does not exist'``, ``'is empty'``, ``'cannot be decoded'`` or
-        ``'is truncated or corrupt (<Pillow's message>)'``.
+        ``'does not exist'``, ``'is empty'``, ``'cannot be decoded'``,
+        ``'is truncated or corrupt (<Pillow's message>)'`` or, when the
+        decoded image does not fit in memory, ``'is too large to decode in
+        the available memory (<width> x <height> px, ...)'``.
     """
     if not osp.isfile(path):
         return 'does not exist'
@@ -52,13 +99,18 @@ def find_image_problem(path: str) -> Optional[str]:
     try:
         decoded = mmcv.imfrombytes(content, flag='color', backend='cv2')
     except Exception as error:  # OpenCV raises cv2.error on some inputs
+        if is_out_of_memory(error):
+            return _too_large(path, error)
         return f'cannot be decoded ({type(error).__name__})'
     if decoded is None:
         return 'cannot be decoded'
+    del decoded
     try:
         with Image.open(io.BytesIO(content)) as image:
             image.load()
     except Exception as error:  # Pillow raises several error types
+        if is_out_of_memory(error):
+            return _too_large(path, error)
         return f'is truncated or corrupt ({error})'
     return None
 

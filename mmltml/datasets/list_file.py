@@ -17,7 +17,9 @@ read them here, so the checker refuses exactly what a run refuses:
 - a caption line without text, or a second caption for an image.
 
 Tolerated: a UTF-8 byte-order mark (files saved on Windows), CRLF line
-ends, trailing spaces, blank lines, a missing final newline.
+ends, trailing spaces, blank lines, a missing final newline. A byte that is
+not UTF-8 is an error naming the file and line (label files are read with
+the same :func:`iter_text_lines`).
 
 Every error names the file and the line. Readers raise ``ValueError`` on
 the first one; given ``on_error``, they report each one to it, leave the
@@ -58,15 +60,44 @@ def _raise(message: str) -> None:
     raise ValueError(message)
 
 
-def _lines(path: str, kind: str) -> Iterator[tuple]:
-    """``(line number, stripped line)`` of the non-blank lines of a file."""
+def iter_text_lines(path: str, kind: str,
+                    on_error: Optional[ErrorFn] = None
+                    ) -> Iterator[Tuple[int, str]]:
+    """``(line number, stripped line)`` of the non-blank lines of a text
+    file of a dataset (list, caption or label file).
+
+    Lines end at LF, CRLF or CR, as in Python's text mode. Each line is
+    decoded on its own, so a byte that is not UTF-8 is reported with its
+    file and line (Python's own message names neither).
+
+    Args:
+        path (str): The file.
+        kind (str): What it is, for messages (``'list'``, ``'label'``...).
+        on_error (callable, optional): Called with the message of each
+            line that is not UTF-8 (the line is left out) instead of
+            raising it.
+
+    Raises:
+        FileNotFoundError: If the file does not exist.
+        ValueError: Naming the file and line of a byte that is not UTF-8
+            (without ``on_error``).
+    """
     if not osp.isfile(path):
         raise FileNotFoundError(f'{kind} file not found: {path}')
-    with open(path, encoding=ENCODING) as f:
-        for lineno, line in enumerate(f, 1):
-            line = line.strip()
-            if line:
-                yield lineno, line
+    report = on_error or _raise
+    with open(path, 'rb') as f:
+        data = f.read()
+    for lineno, raw in enumerate(data.splitlines(), 1):
+        try:
+            line = raw.decode(ENCODING if lineno == 1 else 'utf-8')
+        except UnicodeDecodeError as error:
+            report(f'{path}, line {lineno}: not UTF-8 text (byte '
+                   f'0x{raw[error.start]:02x} at byte {error.start + 1} of '
+                   f'the line: {raw[:80]!r}); save the {kind} file as UTF-8')
+            continue
+        line = line.strip()
+        if line:
+            yield lineno, line
 
 
 def parse_ids(tokens: List[str], num_classes: Optional[int],
@@ -119,7 +150,7 @@ def iter_list_file(path: str,
     """
     report = on_error or _raise
     first_line: Dict[str, int] = {}
-    for lineno, line in _lines(path, 'list'):
+    for lineno, line in iter_text_lines(path, 'list', on_error):
         where = f'{path}, line {lineno}'
         img, *tokens = line.split()
         key = image_key(img)
@@ -192,7 +223,7 @@ def iter_caption_file(path: str,
     """
     report = on_error or _raise
     first_line: Dict[str, int] = {}
-    for lineno, line in _lines(path, 'caption'):
+    for lineno, line in iter_text_lines(path, 'caption', on_error):
         where = f'{path}, line {lineno}'
         parts = line.split(None, 1)
         if len(parts) != 2:

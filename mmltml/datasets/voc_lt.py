@@ -45,4 +45,7 @@ class VOCLTDataset(LTBenchmarkDataset):
     """
 
     METAINFO = {'classes': VOC_LT_CLASSES}
+    PRESET = 'voc-lt'
+    DATA_ROOT = 'data/voc'
     FILE_PREFIX = 'voc_lt'
+    LABEL_FILE = 'voc_labels.txt'

@@ -103,5 +103,6 @@ def check_data_files(cfg, sections: Sequence[str]) -> None:
             + '\n  '.join(missing) +
             '\nPrepare the data (docs/en/prepare_data.md; '
             'tools/dataset_converters/download_ltml.py fetches the COCO-LT /'
-            ' VOC-LT files) or set the field, e.g. --cfg-options '
+            ' VOC-LT files, nus_wide_to_list.py makes the NUS-WIDE-LT ones) '
+            'or set the field, e.g. --cfg-options '
             '<field>=/path/to/file.')

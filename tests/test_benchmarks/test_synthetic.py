@@ -231,3 +231,81 @@ def test_long_tailed_counts_follow_the_exponential_profile(
     assert sorted(first.tolist(), reverse=True) == expected
     assert sorted(other.tolist(), reverse=True) == expected
     assert first.tolist() != other.tolist()
+
+
+def test_large_vocabulary_extends_the_default_classes():
+    from mmltml.benchmarks.synthetic import (COLOURS, EXTRA_COLOURS,
+                                             EXTRA_SHAPES, PATTERNS, SHAPES,
+                                             describe_class,
+                                             large_vocabulary)
+    names = large_vocabulary()
+    assert len(names) == len(set(names)) == (
+        len(COLOURS) + len(EXTRA_COLOURS)) * (
+            len(SHAPES) + len(EXTRA_SHAPES)) * len(PATTERNS) == 2080
+    assert names[:24] == class_names() == class_names(None)
+    assert class_names(100) == names[:100]
+    assert describe_class('red circle') == ('plain', 'red', 'circle')
+    assert describe_class('hatched maroon crescent') == (
+        'hatched', 'maroon', 'crescent')
+    described = {describe_class(n) for n in names}
+    assert len(described) == 2080  # a class is its three attributes
+    with pytest.raises(ValueError, match='1..2080'):
+        class_names(2081)
+
+
+def test_zipf_profile():
+    counts = long_tailed_counts(50, 400, 2, seed=0, profile='zipf')
+    expected = [max(2, round(400 / (i + 1))) for i in range(50)]
+    assert sorted(counts.tolist(), reverse=True) == expected
+    with pytest.raises(ValueError, match='profile'):
+        long_tailed_counts(5, 10, 1, seed=0, profile='linear')
+
+
+def test_every_pattern_and_shape_draws_an_object():
+    """Each attribute of the large vocabulary changes the pixels: the same
+    image (seed) with one attribute changed differs, and each object
+    differs from the empty background."""
+    from mmltml.benchmarks.synthetic import (EXTRA_SHAPES, PATTERNS,
+                                             large_vocabulary, render_image)
+    names = large_vocabulary()
+    images = {}
+    for pattern in PATTERNS:
+        for shape in ('circle', ) + EXTRA_SHAPES:
+            name = ' '.join(([] if pattern == 'plain' else [pattern]) +
+                            ['orange', shape])
+            image, caption, info = render_image(
+                [names.index(name)], np.random.default_rng(5), 64, names)
+            assert caption.startswith(f'a photo of a {name} on a')
+            assert info['objects'] == [name]
+            images[name] = image.astype(int)
+    assert len(images) == len(PATTERNS) * (1 + len(EXTRA_SHAPES))
+    keys = list(images)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            assert np.abs(images[a] - images[b]).sum() > 0, (a, b)
+
+
+def test_large_vocabulary_benchmark(tmp_path):
+    root = str(tmp_path / 'large')
+    meta = generate_synthetic_lt(root, seed=0, image_size=32,
+                                 max_train_count=30, min_train_count=1,
+                                 test_per_class=1, num_classes=60,
+                                 profile='zipf')
+    labels = _read_list(osp.join(root, 'labels.txt'))
+    assert [' '.join(p[:-1]) for p in labels] == class_names(60)
+    assert meta['num_classes'] == 60 and meta['profile'] == 'zipf'
+    assert sorted(meta['train_class_counts'], reverse=True)[:3] == [30, 15,
+                                                                    10]
+    # the default benchmark's parameters and meta.json keep their keys
+    small = generate_synthetic_lt(str(tmp_path / 'small'), seed=0, **SMALL)
+    assert 'num_classes' not in small and 'profile' not in small
+    # the same directory with other classes is regenerated
+    meta = generate_synthetic_lt(root, seed=0, image_size=32,
+                                 max_train_count=30, min_train_count=1,
+                                 test_per_class=1, num_classes=40,
+                                 profile='zipf')
+    assert len(_read_list(osp.join(root, 'labels.txt'))) == 40
+    meta = generate_synthetic_lt(root, seed=0, image_size=32,
+                                 max_train_count=30, min_train_count=1,
+                                 test_per_class=1)
+    assert len(_read_list(osp.join(root, 'labels.txt'))) == 24

@@ -235,3 +235,43 @@ def test_softmax_scores_are_warned_about(monkeypatch, softmax):
     GroupMAP(class_freq=FREQ).compute_metrics(_results(scores, target))
     warned = [m for m in messages if 'softmax' in m]
     assert len(warned) == int(softmax)
+
+
+@pytest.mark.parametrize('block', [7, 64, 10**6])
+def test_blocks_of_classes_equal_sklearn_with_ties(monkeypatch, block):
+    """compute_metrics reads the scores by blocks of classes (here 7 values
+    per block: one class at a time; 64: 2 classes of 30 images, the last
+    block shorter); the per-class APs are sklearn's, ties included, from
+    the positive indices that process() keeps."""
+    from mmltml.evaluation.metrics import group_map
+    monkeypatch.setattr(group_map, 'BLOCK_ELEMENTS', block)
+    rng = np.random.default_rng(7)
+    scores = np.round(rng.normal(size=(30, 11)), 1).astype(np.float32)
+    target = (rng.random((30, 11)) < 0.3).astype(np.int64)
+    target[:, 10] = 0  # no positive
+    target[3, 10] = 1
+    metric = GroupMAP(class_freq=list(range(200, 0, -18))[:11],
+                      dump_dir=None)
+    metric.process(None, [
+        dict(pred_logits=torch.tensor(s),
+             gt_label=torch.tensor(np.flatnonzero(t)))
+        for s, t in zip(scores, target)
+    ])
+    assert all(r['gt_positives'].numel() == t.sum()
+               for r, t in zip(metric.results, target))
+    captured = {}
+    monkeypatch.setattr(metric, '_group_means', lambda ap: captured.update(
+        ap=ap) or {'mAP': 0.0, 'mAP_head': 0.0, 'mAP_medium': 0.0,
+                   'mAP_tail': 0.0})
+    metric.compute_metrics(metric.results)
+    ref = average_precision_score(target, scores, average=None) * 100
+    np.testing.assert_allclose(captured['ap'], ref, atol=1e-9)
+
+
+def test_labels_outside_the_classes_are_refused():
+    metric = GroupMAP(class_freq=FREQ)
+    results = _results(*_random_tied(n=5))
+    results[2] = dict(pred_score=results[2]['pred_score'],
+                      gt_positives=torch.tensor([1, 10]))
+    with pytest.raises(ValueError, match=r'image 2 .* outside 0\.\.9'):
+        metric.compute_metrics(results)

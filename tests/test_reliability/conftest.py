@@ -13,3 +13,13 @@ def _restore_determinism():
     deterministic = torch.are_deterministic_algorithms_enabled()
     yield
     torch.use_deterministic_algorithms(deterministic)
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory) -> str:
+    """A workspace with ``configs/`` and ``checkpoints/`` linked from the
+    repository and a small synthetic benchmark in ``data/synthetic`` (24
+    classes, 104 training and 48 test images of 64 px): the shipped
+    configs run there as they are."""
+    from tests.test_reliability._synthetic import make_workspace
+    return make_workspace(str(tmp_path_factory.mktemp('synthetic')))

@@ -2,10 +2,12 @@
 """Every config under ``configs/`` builds on the small LT fixture.
 
 The configs are discovered at test time (every ``*.py`` outside
-``configs/_base_``), so new config families are covered as they appear.
-For each config the test builds, from a workspace whose ``data/coco`` and
-``data/voc`` are small subsets of the official lists (``data/synthetic*``
-is generated when a config uses it):
+``configs/_base_``), so new config families are covered as they appear, and
+so are their datasets: each ``data/<name>`` root a config names gets the
+fixture of the benchmark preset with that data root
+(``mmltml.datasets.benchmark_datasets``; a small subset of the official
+lists when they are present, else generated files in the same formats), and
+``data/synthetic*`` is generated. For each config the test builds:
 
 * the model (not run), with tiny stand-ins for weights that cannot be
   downloaded here: the open_clip model of every component that takes
@@ -37,13 +39,14 @@ from mmpretrain.registry import HOOKS, MODELS, PARAM_SCHEDULERS, VISUALIZERS
 from mmpretrain.structures import DataSample
 
 import mmltml  # noqa: F401  (registers the plugin components)
-from mmltml.benchmarks.synthetic import generate_synthetic_lt
+from mmltml.benchmarks.synthetic import class_names, generate_synthetic_lt
 from mmltml.datasets import CachedFeatureDataset
 from mmltml.utils.dataset_cfg import check_feature_cache_hook
-from tests._tiny_setup import REPO_ROOT, TINY_CLIP_224, make_ltml_subset
+from tests._tiny_setup import (REPO_ROOT, TINY_CLIP_224, benchmark_by_root,
+                               make_dataset_fixture)
+from tests.conftest import LTML_DIR
 
 CONFIG_DIR = osp.join(REPO_ROOT, 'configs')
-FIXTURE_ROOTS = ('coco', 'voc')
 SYNTHETIC_PARAMS = dict(seed=0, image_size=32, max_train_count=6,
                         min_train_count=1, test_per_class=1)
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
@@ -160,22 +163,28 @@ def single_thread():
 
 
 @pytest.fixture(scope='module')
-def workspace(tmp_path_factory, ltml_dir) -> str:
-    root = str(tmp_path_factory.mktemp('all_configs'))
-    for name in FIXTURE_ROOTS:
-        make_ltml_subset(root, ltml_dir, name)
-    return root
+def workspace(tmp_path_factory) -> str:
+    return str(tmp_path_factory.mktemp('all_configs'))
 
 
 def prepare_data(workspace: str, cfg: Config) -> None:
     """Make sure every data root of ``cfg`` exists in the workspace."""
+    benchmarks = benchmark_by_root()
     for name in sorted(data_roots(cfg._cfg_dict)):
-        if name in FIXTURE_ROOTS or not name:
+        if not name or osp.isdir(osp.join(workspace, 'data', name)):
             continue
-        if 'synthetic' not in name:  # a new data root needs a fixture here
-            pytest.fail(f'no test fixture for data root data/{name}')
-        generate_synthetic_lt(osp.join(workspace, 'data', name),
-                              **SYNTHETIC_PARAMS)
+        if name in benchmarks:
+            make_dataset_fixture(workspace, benchmarks[name], LTML_DIR)
+            continue
+        if 'synthetic' not in name:
+            pytest.fail(f'data/{name} is the data root of no benchmark '
+                        'preset (mmltml.datasets.benchmark_datasets)')
+        params = dict(SYNTHETIC_PARAMS)
+        num_classes = cfg.get('num_classes', len(class_names()))
+        if num_classes != len(class_names()):  # a large vocabulary
+            params.update(num_classes=num_classes, profile='zipf',
+                          max_train_count=2)
+        generate_synthetic_lt(osp.join(workspace, 'data', name), **params)
 
 
 # ---------------------------------------------------------------------------
@@ -254,8 +263,9 @@ def test_discovery_sees_every_family():
     families = {osp.dirname(p) for p in CONFIGS}
     assert {'baselines', 'mixing', 'lmpt', 'coop', 'clip'} <= families
     assert not any(p.startswith('_base_') for p in CONFIGS)
-    # 7 DB-paper methods and the DR loss, on 2 datasets
-    assert sum(p.startswith('baselines' + os.sep) for p in CONFIGS) == 16
+    # 7 DB-paper methods and the DR loss on COCO-LT and VOC-LT, DB-Focal on
+    # NUS-WIDE-LT
+    assert sum(p.startswith('baselines' + os.sep) for p in CONFIGS) == 17
     assert sum(p.startswith('mixing' + os.sep) for p in CONFIGS) >= 3
 
 
@@ -378,6 +388,7 @@ def test_check_config_catches_broken_configs(broken, error, match, workspace,
     speed_up_building(monkeypatch)
     cfg = Config.fromfile(
         osp.join(CONFIG_DIR, 'baselines', 'resnet50_erm_voc-lt.py'))
+    prepare_data(workspace, cfg)
     cfg.merge_from_dict(broken)
     with pytest.raises(error, match=match):
         check_config(cfg, 'broken', str(tmp_path))

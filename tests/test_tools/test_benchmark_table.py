@@ -1,13 +1,18 @@
 # Copyright (c) mmltml contributors. All rights reserved.
-"""benchmark_table.py: collection of group-mAP metrics over seeds."""
+"""benchmark_table.py: collection of group-mAP metrics over seeds and the
+leaderboard built from the metafiles."""
+import glob
 import importlib.util
 import json
+import os
 import subprocess
 import os.path as osp
 
 import numpy as np
 import pytest
+import yaml
 
+from mmltml.benchmarks.leaderboard import block_markers, mean_std
 from tests._tiny_setup import REPO_ROOT
 
 
@@ -38,8 +43,9 @@ def test_collect_only_mean_and_std(tool, tmp_path):
                        str(tmp_path / 'runs'), '--collect-only', '--out',
                        out])
     row = table.splitlines()[-1]
-    assert row.startswith('| lmpt_demo | 3 |')
-    for column, cell in zip(values.T, row.split('|')[3:7]):
+    # no metafile entry: labelled by its config name, no backbone
+    assert row.startswith('| - | lmpt_demo | `lmpt_demo.py` | 3 |')
+    for column, cell in zip(values.T, row.split('|')[5:9]):
         mean, std = (float(x) for x in cell.split('±'))
         assert mean == pytest.approx(column.mean(), abs=0.006)
         assert std == pytest.approx(column.std(ddof=1), abs=0.006)
@@ -67,12 +73,12 @@ def test_last_checkpoint_follows_mmengine_pointer(tool, tmp_path):
         tool.last_checkpoint(str(tmp_path / 'empty'))
 
 
-def test_mean_std_uses_the_finite_values_only(tool):
-    assert tool._mean_std(np.array([np.nan, np.nan])) == 'n/a'
-    assert tool._mean_std(np.array([61.5, np.nan])) == '61.50'  # no NaN std
+def test_mean_std_uses_the_finite_values_only():
+    assert mean_std(np.array([np.nan, np.nan])) == 'n/a'
+    assert mean_std(np.array([61.5, np.nan])) == '61.50'  # no NaN std
     values = np.array([60.0, np.nan, 64.0, 62.0])
     expected = np.std([60.0, 64.0, 62.0], ddof=1)  # 2.0
-    assert tool._mean_std(values) == f'62.00 ± {expected:.2f}'
+    assert mean_std(values) == f'62.00 ± {expected:.2f}'
 
 
 def test_tool_output_goes_to_the_log_and_a_failure_shows_its_end(
@@ -91,3 +97,90 @@ def test_tool_output_goes_to_the_log_and_a_failure_shows_its_end(
     assert 'FAILED (exit 3)' in out and str(tmp_path / 'bad.log') in out
     shown = [line for line in out.splitlines() if line.startswith('line ')]
     assert shown == [f'line {i}' for i in range(60 - tool.TAIL_LINES, 60)]
+
+
+# ---------------------------------------------------------------------------
+# The leaderboard: rows from the metafiles
+# ---------------------------------------------------------------------------
+def _metafile_models():
+    """Every model of every metafile, read here with yaml."""
+    models = []
+    for path in sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '*',
+                                          'metafile.yml'))):
+        with open(path) as f:
+            models += yaml.safe_load(f)['Models']
+    return models
+
+
+def _write_metrics(tool, work_dir, config, seed, values):
+    directory = tool.run_dir(str(work_dir), config, seed)
+    os.makedirs(directory, exist_ok=True)
+    with open(osp.join(directory, 'metrics.json'), 'w') as f:
+        json.dump({f'lt/{c}': v for c, v in zip(tool.COLUMNS, values)}, f)
+
+
+def _rows(table):
+    return [[c.strip() for c in line.strip('|').split('|')]
+            for line in table.splitlines()[2:]]
+
+
+def test_benchmark_rows_published_numbers_and_backbones(tool, tmp_path):
+    """--benchmark COCO-LT: one row per COCO-LT config of the metafiles,
+    grouped by backbone, the paper's number beside it, 'not run' where no
+    metrics exist."""
+    coco = [m for m in _metafile_models()
+            if 'COCO-LT' in ((m.get('Results') or [{}])[0].get('Dataset'),
+                             m['Metadata'].get('Training Data'))]
+    _write_metrics(tool, tmp_path, 'lmpt_vitb16_coco-lt.py', 0,
+                   [61.0, 40.0, 65.0, 75.0])
+    _write_metrics(tool, tmp_path, 'lmpt_vitb16_coco-lt.py', 1,
+                   [63.0, 42.0, 67.0, 77.0])
+    table = tool.main(['--benchmark', 'COCO-LT', '--collect-only',
+                       '--seeds', '0', '1', '--work-dir', str(tmp_path)])
+    rows = _rows(table)
+    assert sorted(r[2].strip('`')[:-3] for r in rows) == sorted(
+        m['Name'] for m in coco)
+    backbones = [r[0] for r in rows]  # each backbone's rows together
+    assert len({b for b in backbones}) == sum(
+        1 for i, b in enumerate(backbones) if i == 0 or backbones[i - 1] != b)
+    by_name = {r[2].strip('`')[:-3]: r for r in rows}
+    lmpt = by_name['lmpt_vitb16_coco-lt']
+    assert lmpt[1] == 'LMPT' and lmpt[0] == 'ViT-B/16' and lmpt[3] == '2'
+    assert lmpt[4:8] == [f'{m:.2f} ± {np.std([a, a + 2], ddof=1):.2f}'
+                         for a, m in zip((61, 40, 65, 75), (62, 41, 66, 76))]
+    paper = next(m for m in coco if m['Name'] == 'lmpt_vitb16_coco-lt')
+    assert lmpt[8] == ' / '.join(
+        f'{paper["Results"][0]["Metrics"][k]:.2f}'
+        for k in ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail'))
+    ablation = by_name['cprfl_r101_no-cls-grad_coco-lt']
+    assert ablation[3] == '0' and ablation[4:8] == ['not run'] * 4
+    assert ablation[8] == '-'  # no published result
+
+
+def test_record_renders_again_and_checks_markdown(tool, tmp_path, capsys):
+    config = str(tmp_path / 'resnet18-w16_focal_synthetic.py')
+    for seed in (0, 1):
+        _write_metrics(tool, tmp_path / 'runs', config, seed,
+                       [30.0 + seed, 40.0, 30.5, 20.25 + seed])
+    record, plot = str(tmp_path / 'record.json'), str(tmp_path / 'p.png')
+    table = tool.main([config, '--seeds', '0', '1', '--collect-only',
+                       '--work-dir', str(tmp_path / 'runs'), '--record',
+                       record, '--plot', plot])
+    # the metafile's entry names the row and its backbone
+    row = next(r for r in _rows(table)
+               if r[2] == '`resnet18-w16_focal_synthetic.py`')
+    assert row[:2] == ['ResNet-18 w16', 'focal']
+    assert row[4] == f'30.50 ± {np.std([30, 31], ddof=1):.2f}'
+    with open(plot, 'rb') as f:
+        assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    assert tool.main(['--from-record', record]) == table
+    start, end = block_markers('Synthetic-LT')
+    doc = tmp_path / 'doc.md'
+    doc.write_text(f'intro\n{start}\nold table\n{end}\nafter\n')
+    bench = ['--benchmark', 'Synthetic-LT']
+    with pytest.raises(SystemExit):
+        tool.main(['--from-record', record, '--check', str(doc), *bench])
+    assert '-old table' in capsys.readouterr().out
+    tool.main(['--from-record', record, '--update', str(doc), *bench])
+    assert doc.read_text() == f'intro\n{start}\n{table}\n{end}\nafter\n'
+    tool.main(['--from-record', record, '--check', str(doc), *bench])

@@ -33,19 +33,17 @@ def test_model_index_covers_every_metafile_and_config():
 
 def test_synthetic_readme_table_matches_metafile():
     """The measured results are written in two places; they must agree."""
-    import re
+    from mmltml.benchmarks.leaderboard import read_block
     folder = osp.join(REPO_ROOT, 'configs', 'synthetic')
     with open(osp.join(folder, 'metafile.yml')) as f:
         models = yaml.safe_load(f)['Models']
     with open(osp.join(folder, 'README.md')) as f:
-        readme = f.read()
-    row = re.compile(r'\| `(\S+)\.py` \|[^|]*\|((?: [\d.]+ ± [\d.]+ \|){4})$')
+        table = read_block(f.read(), 'Synthetic-LT')
     rows = {}
-    for line in readme.splitlines():
-        match = row.match(line)
-        if match:
-            rows[match.group(1)] = [
-                float(v) for v in re.findall(r'([\d.]+) ±', match.group(2))]
+    for line in table.splitlines()[2:]:
+        cells = [c.strip() for c in line.strip('|').split('|')]
+        rows[cells[2].strip('`')[:-len('.py')]] = [
+            float(cell.split(' ± ')[0]) for cell in cells[4:8]]
     assert rows.keys() == {m['Name'] for m in models}
     for model in models:
         metrics = model['Results'][0]['Metrics']

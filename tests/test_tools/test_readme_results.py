@@ -1,26 +1,23 @@
 # Copyright (c) mmltml contributors. All rights reserved.
 """The README's results table and the claims made from it are the measured
-results of configs/synthetic: means from its metafile, spreads and chance
-from its README (where the benchmark command and seeds are recorded)."""
+results of configs/synthetic: the table of README.md and of
+configs/synthetic/README.md is what ``benchmark_table.py`` renders from the
+run's record (``configs/synthetic/results.json``: every seed's metrics),
+and the metafile's results are the means of that record."""
+import importlib.util
+import json
 import os.path as osp
 import re
 
+import numpy as np
 import yaml
 
-from tests._markdown import table_rows
+from mmltml.benchmarks.leaderboard import read_block
 from tests._tiny_setup import REPO_ROOT
 
 SYNTHETIC = osp.join(REPO_ROOT, 'configs', 'synthetic')
-HEADER = '| method (tiny CLIP / quarter-width ResNet-18) |'
+RECORD = osp.join(SYNTHETIC, 'results.json')
 KEYS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail')
-#: README row label -> configs/synthetic model name.
-ROWS = {
-    'zero-shot CLIP, "a photo of a {}."': 'clip_tinyclip_zeroshot_synthetic',
-    'CoOp': 'coop_tinyclip_synthetic',
-    "**LMPT** (the quickstart's job)": 'lmpt_tinyclip_synthetic',
-    'ResNet, DB-Focal': 'resnet18-w16_db-focal_synthetic',
-    'CPRFL': 'cprfl_resnet18-w16_synthetic',
-}
 THERE_IS = 'clip_tinyclip_zeroshot-there-is_synthetic'
 TRAINED_PROMPTS = ('coop_tinyclip_synthetic', 'lmpt_tinyclip_synthetic',
                    'lmpt_tinyclip_token-cse_synthetic',
@@ -38,39 +35,39 @@ def _means():
             for m in models['Models']}
 
 
-def _synthetic_readme():
-    """(mean, std) per metric of each config, and chance, from
-    configs/synthetic/README.md."""
-    text = _read(osp.join(SYNTHETIC, 'README.md'))
-    rows = {}
-    for cells in table_rows(text, '| config | method | total |'):
-        name = cells[0].strip('`')[:-len('.py')]
-        rows[name] = [tuple(float(v) for v in cell.split(' ± '))
-                      for cell in cells[2:]]
-    chance = re.search(r'Chance \(the mean positive rate of the test split\)'
-                       r' is ([\d.]+)\.', text)
-    return rows, float(chance.group(1))
+def _tool():
+    path = osp.join(REPO_ROOT, 'tools', 'analysis_tools',
+                    'benchmark_table.py')
+    spec = importlib.util.spec_from_file_location('benchmark_table', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_readme_table_is_the_measured_synthetic_results():
-    readme = _read(osp.join(REPO_ROOT, 'README.md'))
-    rows = table_rows(readme, HEADER)
-    means, (spreads, chance) = _means(), _synthetic_readme()
-    assert rows[0] == ['chance', f'{chance:.2f}', '', '', '']
-    assert [cells[0] for cells in rows[1:]] == list(ROWS)
-    for cells in rows[1:]:
-        name = ROWS[cells[0]]
-        measured = spreads[name]
-        assert [m for m, _ in measured] == means[name], name
-        if all(s == 0 for _, s in measured):  # deterministic: no spread
-            expected = [f'{m:.2f}' for m, _ in measured]
-        else:
-            expected = [f'{m:.2f} ± {s:.2f}' for m, s in measured]
-        assert cells[1:] == expected, name
+def test_readme_tables_are_the_leaderboard_of_the_record():
+    table = _tool().main(['--from-record', RECORD])
+    for path in ('README.md', 'configs/synthetic/README.md'):
+        assert read_block(_read(osp.join(REPO_ROOT, path)),
+                          'Synthetic-LT') == table, path
+
+
+def test_record_is_three_seeds_of_every_config_and_the_metafile_means():
+    record = json.loads(_read(RECORD))
+    assert record['benchmark'] == 'Synthetic-LT'
+    assert '--benchmark Synthetic-LT --seeds 0 1 2' in record['command']
+    means = _means()
+    assert set(record['runs']) == set(means)
+    for name, run in record['runs'].items():
+        assert run['config'] == f'configs/synthetic/{name}.py'
+        assert len(run['metrics']) == 3, name
+        values = np.array([[seed[k] for k in KEYS] for seed in run['metrics']])
+        assert [float(f'{v:.2f}') for v in values.mean(0)] == means[name], (
+            name)
 
 
 def test_readme_claims_follow_from_the_measured_results():
     readme = ' '.join(_read(osp.join(REPO_ROOT, 'README.md')).split())
+    synthetic = ' '.join(_read(osp.join(SYNTHETIC, 'README.md')).split())
     means = _means()
     zero_shot = means['clip_tinyclip_zeroshot_synthetic']
     lmpt, coop = means['lmpt_tinyclip_synthetic'], means[
@@ -83,3 +80,8 @@ def test_readme_claims_follow_from_the_measured_results():
                       r'every trained prompt', readme)
     assert claim and float(claim.group(1)) == means[THERE_IS][0]
     assert means[THERE_IS][0] > max(means[n][0] for n in TRAINED_PROMPTS)
+    # both READMEs state the same chance level
+    pattern = (r'[Cc]hance \(the mean positive rate of the test split\) is '
+               r'(\d+\.\d+)')
+    assert re.search(pattern, readme).group(1) == re.search(
+        pattern, synthetic).group(1)

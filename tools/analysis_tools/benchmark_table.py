@@ -1,28 +1,45 @@
 # Copyright (c) mmltml contributors. All rights reserved.
-"""Run (or collect) configs over seeds; write a group-mAP markdown table.
+"""Run (or collect) configs over seeds and print the leaderboard.
 
 For every config and seed: train with ``tools/train.py`` (configs without a
 ``train_cfg``, such as zero-shot CLIP, are only tested), test the last
 checkpoint with ``tools/test.py`` and keep its metrics as JSON under
-``WORK_DIR/<config name>/seed<seed>/``. The table gives total / head /
-medium / tail mAP as mean +- std over seeds (LMPT Table 1 style).
+``WORK_DIR/<config name>/seed<seed>/``. The leaderboard
+(:mod:`mmltml.benchmarks.leaderboard`) has one row per config, grouped by
+backbone: total / head / medium / tail mAP as mean +- std over seeds (LMPT
+Table 1 style), the config that produced the row, and the published number
+beside it where its metafile entry has one.
+
+``--benchmark NAME`` takes every config whose metafile entry is on that
+benchmark (``Synthetic-LT``, ``COCO-LT``, ``VOC-LT``, ``NUS-WIDE-LT``):
+adding a row is adding a config and its metafile entry. The synthetic
+benchmark's data is generated first when it is missing. ``--record`` keeps
+every seed's metrics as JSON, ``--from-record`` renders a record again
+without running anything, ``--plot`` draws the per-group mAP of each row
+(PNG), ``--update`` rewrites the generated table of a markdown file and
+``--check`` fails when a markdown file's table differs from this one.
 
 Each call's full output goes to ``train.log`` / ``test.log`` in the run's
 folder and one status line per run is printed (``--verbose`` streams the
 output instead); a failed call prints the end of its log.
 
-Example::
+Examples::
 
-    python tools/analysis_tools/benchmark_table.py \
-        configs/synthetic/clip_tinyclip_zeroshot_synthetic.py \
-        configs/synthetic/lmpt_tinyclip_synthetic.py \
-        --seeds 0 1 2 --work-dir work_dirs/benchmark --out table.md
+    # the synthetic leaderboard of the README, from a clean checkout
+    python tools/analysis_tools/benchmark_table.py --benchmark Synthetic-LT \
+        --seeds 0 1 2 --work-dir work_dirs/synthetic_bench \
+        --record work_dirs/synthetic_bench/record.json --check README.md
+    # published numbers of COCO-LT beside whatever was run
+    python tools/analysis_tools/benchmark_table.py --benchmark COCO-LT \
+        --collect-only --work-dir work_dirs/coco
 """
 import argparse
+import difflib
 import glob
 import json
 import os
 import os.path as osp
+import platform
 import subprocess
 import sys
 import time
@@ -31,22 +48,40 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
+from mmltml.benchmarks.leaderboard import (COLUMNS, benchmark_configs,
+                                           plot_groups, read_block,
+                                           read_model_index, render_table,
+                                           replace_block)
+
 TOOLS = osp.dirname(osp.dirname(osp.abspath(__file__)))
-COLUMNS = ('mAP', 'mAP_head', 'mAP_medium', 'mAP_tail')
+REPO = osp.dirname(TOOLS)
 #: Lines of a failed call's log printed with the error.
 TAIL_LINES = 40
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('configs', nargs='+', help='config files')
+    parser.add_argument('configs', nargs='*', help='config files')
+    parser.add_argument(
+        '--benchmark',
+        help='add every config of this benchmark (metafile dataset name)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
     parser.add_argument(
         '--collect-only',
         action='store_true',
         help='do not run anything; read the metrics already written')
+    parser.add_argument(
+        '--from-record', help='render this record (JSON); run nothing')
+    parser.add_argument('--record', help='write every seed\'s metrics here')
     parser.add_argument('--out', help='write the markdown table here')
+    parser.add_argument('--plot', help='write the per-group mAP plot here')
+    parser.add_argument(
+        '--update', nargs='+', default=[], metavar='MARKDOWN',
+        help='replace the generated table of these files')
+    parser.add_argument(
+        '--check', nargs='+', default=[], metavar='MARKDOWN',
+        help='exit 1 if the generated table of these files differs')
     parser.add_argument(
         '--cfg-options', nargs='+', default=[],
         help='passed to every train.py / test.py call')
@@ -55,7 +90,10 @@ def parse_args(argv=None) -> argparse.Namespace:
         action='store_true',
         help='stream the output of train.py / test.py instead of writing '
         'it to train.log / test.log in each run folder')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not (args.configs or args.benchmark or args.from_record):
+        parser.error('give configs, --benchmark or --from-record')
+    return args
 
 
 def run_dir(work_dir: str, config: str, seed: int) -> str:
@@ -152,35 +190,33 @@ def read_metrics(path: str) -> Dict[str, float]:
             for column in COLUMNS if prefixes[0] + column in metrics}
 
 
-def summarise(runs: Dict[str, List[Dict[str, float]]]) -> str:
-    """Markdown table of mean +- std over seeds."""
-    lines = ['| config | seeds | total mAP | head | medium | tail |',
-             '|---|---|---|---|---|---|']
-    for name, values in runs.items():
-        cells = []
-        for column in COLUMNS:
-            column_values = np.array([v.get(column, np.nan) for v in values])
-            cells.append(_mean_std(column_values))
-        lines.append(f'| {name} | {len(values)} | ' + ' | '.join(cells) +
-                     ' |')
-    return '\n'.join(lines)
+def _resolve(config: str) -> str:
+    """A metafile's config path, from the working directory if it is
+    there (a checkout or a workspace linking ``configs``), else from the
+    repository."""
+    return config if osp.isfile(config) else osp.join(REPO, config)
 
 
-def _mean_std(values: np.ndarray) -> str:
-    """``mean ± std`` (sample std) of the finite values; one value alone."""
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        return 'n/a'
-    if len(values) == 1:
-        return f'{values[0]:.2f}'
-    return f'{values.mean():.2f} ± {values.std(ddof=1):.2f}'
+def prepare_synthetic(config: str) -> None:
+    """Generate the built-in synthetic benchmark a config reads, if it is
+    missing (the default parameters; idempotent)."""
+    from mmengine.config import Config
+    root = Config.fromfile(config).get('data_root')
+    if (isinstance(root, str) and osp.basename(root).startswith('synthetic')
+            and not osp.isdir(root)):
+        from mmltml.benchmarks.synthetic import generate_synthetic_lt
+        print(f'generating the synthetic benchmark into {root}', flush=True)
+        generate_synthetic_lt(root)
 
 
-def main(argv=None) -> Optional[str]:
-    args = parse_args(argv)
-    runs: Dict[str, List[Dict[str, float]]] = {}
-    for config in args.configs:
+def collect(args, configs: List[str]) -> Dict[str, List[Optional[dict]]]:
+    """Run (or read) every config and seed; metrics per seed, None where
+    ``--collect-only`` finds no metrics file."""
+    runs: Dict[str, List[Optional[dict]]] = {}
+    for config in configs:
         name = osp.splitext(osp.basename(config))[0]
+        if not args.collect_only:
+            prepare_synthetic(config)
         for seed in args.seeds:
             directory = run_dir(args.work_dir, config, seed)
             metrics = osp.join(directory, 'metrics.json')
@@ -188,13 +224,104 @@ def main(argv=None) -> Optional[str]:
                 os.makedirs(directory, exist_ok=True)
                 metrics = run_one(config, seed, directory, args.cfg_options,
                                   args.verbose)
+            elif not osp.isfile(metrics):
+                print(f'{name} seed {seed}: not run ({metrics} missing)')
+                runs.setdefault(name, []).append(None)
+                continue
             runs.setdefault(name, []).append(read_metrics(metrics))
-    table = summarise(runs)
+    return runs
+
+
+def write_record(path: str, args, runs: dict, configs: Dict[str, str],
+                 argv: List[str]) -> None:
+    import torch
+    record = dict(
+        benchmark=args.benchmark,
+        command=' '.join(['python tools/analysis_tools/benchmark_table.py'] +
+                         argv),
+        seeds=args.seeds,
+        environment=dict(python=platform.python_version(),
+                         torch=torch.__version__, numpy=np.__version__,
+                         cpu_count=os.cpu_count()),
+        runs={name: dict(config=configs[name], metrics=runs[name])
+              for name in runs})
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(record, f, indent=1)
+        f.write('\n')
+
+
+def read_record(path: str):
+    """``(benchmark, runs, configs)`` of a record written by --record."""
+    with open(path) as f:
+        record = json.load(f)
+    runs = {name: run['metrics'] for name, run in record['runs'].items()}
+    configs = {name: run['config'] for name, run in record['runs'].items()}
+    return record.get('benchmark'), runs, configs
+
+
+def check_files(paths: List[str], benchmark: str, table: str) -> bool:
+    """Whether every file's generated table equals ``table`` (a diff is
+    printed for those that differ)."""
+    same = True
+    for path in paths:
+        with open(path) as f:
+            found = read_block(f.read(), benchmark)
+        if found is None:
+            print(f'{path}: no generated {benchmark} table')
+            same = False
+        elif found != table:
+            print(f'{path}: the {benchmark} table differs:')
+            print('\n'.join(difflib.unified_diff(
+                found.splitlines(), table.splitlines(), 'file', 'now',
+                lineterm='')))
+            same = False
+        else:
+            print(f'{path}: the {benchmark} table is the same')
+    return same
+
+
+def main(argv=None) -> str:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parse_args(argv)
+    entries = read_model_index(osp.join(REPO, 'model-index.yml'))
+    benchmark = args.benchmark
+    if args.from_record:
+        benchmark, runs, configs = read_record(args.from_record)
+        benchmark = args.benchmark or benchmark
+    else:
+        paths = list(args.configs)
+        if args.benchmark:
+            paths += [_resolve(c) for c in
+                      benchmark_configs(entries, args.benchmark)]
+        configs = {osp.splitext(osp.basename(p))[0]: p for p in paths}
+        runs = collect(args, list(configs.values()))
+        configs = {name: osp.relpath(path, REPO)
+                   if osp.abspath(path).startswith(REPO + os.sep) else path
+                   for name, path in configs.items()}
+    table = render_table(runs, configs, entries)
     print('\n' + table)
+    if args.record:
+        write_record(args.record, args, runs, configs, argv)
     if args.out:
         with open(args.out, 'w') as f:
             f.write(table + '\n')
         print(f'\ntable written to {args.out}; runs in {args.work_dir}')
+    if args.plot:
+        plot_groups(runs, entries, args.plot,
+                    f'{benchmark or "benchmark"}: mAP per group')
+        print(f'plot written to {args.plot}')
+    if (args.update or args.check) and not benchmark:
+        raise SystemExit('--update / --check need --benchmark (the name '
+                         'in the table markers)')
+    for path in args.update:
+        with open(path) as f:
+            text = replace_block(f.read(), benchmark, table)
+        with open(path, 'w') as f:
+            f.write(text)
+        print(f'{path}: {benchmark} table updated')
+    if args.check and not check_files(args.check, benchmark, table):
+        raise SystemExit(1)
     return table
 
 

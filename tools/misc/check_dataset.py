@@ -14,9 +14,10 @@ Example::
         --splits train test
 """
 import argparse
+import math
 import os.path as osp
 import sys
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, TextIO, Tuple
 
 import mmltml  # noqa: F401  (compat fixes before mmpretrain is imported)
 from mmengine.config import Config, ConfigDict, DictAction
@@ -53,6 +54,33 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
         help='override config settings, e.g. train_dataloader.dataset.'
         'dataset.data_root=data/coco')
     return parser.parse_args(argv)
+
+
+class Progress:
+    """mmengine's ``ProgressBar`` on a terminal; on anything else (a
+    redirected log, a pipe) one line at each fifth of the work, as the bar
+    writes one carriage-return update per item."""
+
+    def __init__(self, total: int, what: str = 'images',
+                 file: Optional[TextIO] = None, lines: int = 5) -> None:
+        file = file or sys.stdout  # the current one (redirections)
+        self.total, self.what, self.file = total, what, file
+        self.done = 0
+        self.bar = ProgressBar(total, file=file) if file.isatty() else None
+        self.marks = {math.ceil(total * i / lines)
+                      for i in range(1, lines + 1)}
+
+    def update(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update()
+        elif self.done in self.marks:
+            print(f'  {self.done}/{self.total} {self.what} checked',
+                  file=self.file, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            print(file=self.file)  # end the bar's line
 
 
 class DatasetChecker:
@@ -155,13 +183,13 @@ class DatasetChecker:
     def _check_images(self, images: List[ImageEntry], source: str) -> None:
         """Open and decode every image, with a progress bar."""
         found = []
-        progress = ProgressBar(len(images), file=sys.stdout)
+        progress = Progress(len(images))
         lines = {path: lineno for lineno, path in images}
         for path, problem in iter_image_problems(p for _, p in images):
             progress.update()
             if problem:
                 found.append((lines[path], path, problem))
-        print()
+        progress.close()
         for lineno, path, problem in found:
             where = source if lineno is None else f'{source}, line {lineno}'
             self.problem(f'{where}: image {path} {problem}')

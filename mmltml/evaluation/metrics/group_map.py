@@ -4,14 +4,13 @@ import json
 import logging
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 from mmpretrain.registry import METRICS
-from mmpretrain.structures import label_to_onehot
 
 from mmltml.datasets import load_class_stats
 from mmltml.models.heads.logits import PRED_LOGITS
@@ -44,17 +43,47 @@ def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
         ...                   np.array([1, 0, 1, 0]))
         0.5833333333333333
     """
-    order = np.argsort(-scores, kind='stable')
-    scores, labels = scores[order], labels[order]
-    num_pos = labels.sum()
+    return average_precision_of_positives(
+        np.asarray(scores, dtype=np.float64),
+        np.flatnonzero(np.asarray(labels) > 0))
+
+
+#: Classes with at most this many positives count the images above each
+#: positive's score by comparison instead of sorting the scores.
+COUNT_BY_COMPARISON = 8
+
+
+def average_precision_of_positives(scores: np.ndarray,
+                                   positives: np.ndarray) -> float:
+    r""":func:`average_precision` from the indices of the positives.
+
+    Written per positive: every positive :math:`p` of score :math:`s_p`
+    gets the precision of the threshold :math:`s_p`, the number of
+    positives over the number of images scored :math:`\ge s_p` (tied
+    images included: the end of its tied block), and AP is their mean.
+    The images above each threshold are counted by comparison for a
+    class with few positives (O(N P); most classes of a long tail), else
+    by a binary search in the sorted scores (O(N log N)).
+
+    Args:
+        scores (np.ndarray): Finite scores of the N images, ``(N,)``.
+        positives (np.ndarray): Indices of the positive images (distinct).
+
+    Returns:
+        float: AP in [0, 1], or NaN if there is no positive.
+    """
+    num_pos = positives.size
     if num_pos == 0:
         return float('nan')
-    # the last position of each block of equal scores
-    ends = np.r_[np.flatnonzero(np.diff(scores)), labels.size - 1]
-    tps = np.cumsum(labels)[ends]
-    precision = tps / (ends + 1)
-    recall_gain = np.diff(np.r_[0, tps]) / num_pos
-    return float(np.sum(recall_gain * precision))
+    thresholds = np.sort(scores[positives])
+    if num_pos <= COUNT_BY_COMPARISON:
+        images_above = (scores[None] >= thresholds[:, None]).sum(1)
+    else:
+        images_above = scores.size - np.searchsorted(
+            np.sort(scores), thresholds, side='left')
+    positives_above = num_pos - np.searchsorted(thresholds, thresholds,
+                                                side='left')
+    return float(np.mean(positives_above / images_above))
 
 
 def classwise_average_precision(pred: np.ndarray,
@@ -74,15 +103,26 @@ def classwise_average_precision(pred: np.ndarray,
     if pred.ndim != 2 or pred.shape != target.shape:
         raise ValueError(f'pred {pred.shape} and target {target.shape} must '
                          'both be (N, num_classes)')
-    if not np.isfinite(pred).all():
-        bad = np.argwhere(~np.isfinite(pred))
-        raise ValueError(
-            f'{len(bad)} score(s) are NaN or inf, e.g. (sample, class) '
-            f'{[tuple(map(int, b)) for b in bad[:5]]}')
+    _check_finite(pred)
     return np.array([
-        average_precision(pred[:, k], target[:, k].astype(np.int64))
+        average_precision_of_positives(pred[:, k],
+                                       np.flatnonzero(target[:, k]))
         for k in range(pred.shape[1])
     ])
+
+
+def _check_finite(pred: np.ndarray, rows: Optional[np.ndarray] = None
+                  ) -> None:
+    """Raise naming the (sample, class) of NaN or inf scores; ``rows``
+    maps the rows of ``pred`` to sample indices."""
+    if np.isfinite(pred).all():
+        return
+    bad = np.argwhere(~np.isfinite(pred))
+    if rows is not None:
+        bad[:, 0] = rows[bad[:, 0]]
+    raise ValueError(
+        f'{len(bad)} score(s) are NaN or inf, e.g. (sample, class) '
+        f'{[tuple(map(int, b)) for b in bad[:5]]}')
 
 
 @METRICS.register_module()
@@ -199,29 +239,42 @@ class GroupMAP(BaseMetric, ClassDependent):
         self.plot = plot
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store the ranking scores and the multi-hot targets of a batch.
+        """Store the ranking scores and the positive classes of a batch.
+
+        The scores are kept as they come ([C] per image, fp32 for the
+        heads of this package); the targets only as the indices of the
+        positive classes (``gt_positives``), not as a dense [C] vector:
+        at 10,000 classes x 100,000 images the scores alone are 4 GB.
 
         Args:
             data_batch: A batch of data from the dataloader (unused).
             data_samples (Sequence[dict]): Model outputs with
                 ``pred_logits`` (preferred) or ``pred_score``, and
-                ``gt_score`` or ``gt_label``.
+                ``gt_score`` (positive: > 0) or ``gt_label``.
         """
         for sample in data_samples:
             key = PRED_LOGITS if PRED_LOGITS in sample else 'pred_score'
             pred = sample[key].detach().cpu()
             if 'gt_score' in sample:
-                target = sample['gt_score'].detach().cpu()
+                positives = torch.nonzero(
+                    sample['gt_score'].detach().cpu() > 0).flatten()
             else:
-                target = label_to_onehot(sample['gt_label'], pred.numel())
-            self.results.append({key: pred, 'gt_score': target})
+                positives = torch.as_tensor(sample['gt_label']).flatten()
+            self.results.append({key: pred,
+                                 'gt_positives': positives.unique()})
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         """Compute total and group mAP (in %) from the collected results.
 
+        The scores are read one block of classes at a time (at most
+        :data:`BLOCK_ELEMENTS` values in float64), so the memory beyond
+        the collected results does not grow with the number of classes.
+
         Args:
-            results (list[dict]): ``pred_logits`` or ``pred_score``, and
-                ``gt_score``, per image, from all ranks.
+            results (list[dict]): ``pred_logits`` or ``pred_score`` [C],
+                and the positive class indices ``gt_positives`` (as
+                :meth:`process` stores them) or the dense ``gt_score``
+                [C] (> 0: positive), per image, from all ranks.
 
         Returns:
             dict[str, float]: ``mAP``, ``mAP_head``, ``mAP_medium`` and
@@ -232,18 +285,21 @@ class GroupMAP(BaseMetric, ClassDependent):
             ValueError: If the class statistics are the evaluated set's own
                 label counts.
         """
-        pred, key = _ranking_scores(results)
-        target = torch.stack([r['gt_score'] for r in results])
-        if key == 'pred_score':
-            _check_not_saturated(pred, target)
-        num_classes = self.stats['num_classes']
-        if pred.shape[1] != num_classes:
-            raise ValueError(f'scores have {pred.shape[1]} classes but the '
-                             f'class statistics have {num_classes}')
-        self._warn_if_softmax(pred)
-        num_pos = (target > 0).sum(0).numpy()
+        scores = _ScoreColumns(results, self.stats['num_classes'])
+        num_pos = scores.num_positives()
         self._refuse_stats_of_evaluated_split(num_pos)
-        ap = classwise_average_precision(pred.numpy(), target.numpy())
+        ap = np.empty(scores.num_classes)
+        row_sums = np.zeros(scores.num_images)
+        saturation = _Saturation()
+        for classes, block, positives in scores.blocks():
+            row_sums += block.sum(0)
+            if scores.key == 'pred_score':
+                saturation.add(classes, block, positives)
+            ap[classes] = [average_precision_of_positives(column, pos)
+                           for column, pos in zip(block, positives)]
+        if scores.key == 'pred_score':
+            saturation.check()
+        self._warn_if_softmax(row_sums, scores.num_classes)
         if self.empty_class == 'zero':
             ap = np.nan_to_num(ap, nan=0.0)
         metrics = self._group_means(ap * 100)
@@ -306,9 +362,10 @@ class GroupMAP(BaseMetric, ClassDependent):
                                'mean of the group mAPs')
         return metrics
 
-    def _warn_if_softmax(self, pred: torch.Tensor) -> None:
-        if pred.shape[1] > 1 and bool(
-                torch.allclose(pred.sum(1), torch.ones_like(pred[:, 0]))):
+    def _warn_if_softmax(self, row_sums: np.ndarray,
+                         num_classes: int) -> None:
+        if num_classes > 1 and np.allclose(row_sums, 1, rtol=1e-5,
+                                           atol=1e-8):
             print_log(
                 'GroupMAP: every score row sums to 1; softmax-over-classes '
                 'scores are not valid for multi-label AP, use logits or '
@@ -332,12 +389,17 @@ class GroupMAP(BaseMetric, ClassDependent):
         lines.append(f'{"total":<8}{"":<18}{len(ap):>8}'
                      f'{int(np.isfinite(ap).sum()):>10}'
                      f'{metrics["mAP"]:>8.2f}')
-        empty = [self._class_names()[i] for i in np.flatnonzero(num_pos == 0)]
+        names = self._class_names()
+        empty = [names[i] for i in np.flatnonzero(num_pos == 0)]
         if empty:
             policy = ('excluded from the means'
                       if self.empty_class == 'exclude' else 'counted as AP 0')
+            shown = empty[:MAX_LOGGED_CLASSES]
+            more = (f' and {len(empty) - len(shown)} more (all in the '
+                    'per-class dump, dump_dir)' if len(empty) > len(shown)
+                    else '')
             lines.append(f'{len(empty)} classes without positives in the '
-                         f'evaluation set, {policy}: {empty}')
+                         f'evaluation set, {policy}: {shown}{more}')
         print_log('Group mAP (%):\n' + '\n'.join(lines), logger='current')
 
     def _class_names(self) -> List[str]:
@@ -388,41 +450,158 @@ class GroupMAP(BaseMetric, ClassDependent):
             f'GroupMAP: per-class AP written to {path}', logger='current')
 
 
-def _ranking_scores(results: List[dict]) -> tuple:
-    """The ``(N, C)`` float64 scores to rank by and their field name:
-    ``pred_logits`` if every result has them, else ``pred_score``."""
+#: Classes without positives named in the log (large label spaces have
+#: thousands).
+MAX_LOGGED_CLASSES = 50
+
+#: Score values per block of classes in :meth:`GroupMAP.compute_metrics`
+#: (float64: 128 MiB), gathered from the images' rows IMAGE_TILE at a time.
+BLOCK_ELEMENTS = 2**24
+IMAGE_TILE = 256
+
+
+class _ScoreColumns:
+    """The collected per-image results read by blocks of classes.
+
+    Holds a view of each image's score row and the positive classes of
+    each image (as a class-sorted index, CSR style); a block is the
+    float64 ``[k, N]`` scores of k classes (the rows' own values: float64
+    represents fp16, bf16 and fp32 scores exactly, so no tie is made or
+    broken).
+    """
+
+    def __init__(self, results: List[dict], num_classes: int) -> None:
+        self.key = _ranking_key(results)
+        self.rows = [_score_row(r[self.key]) for r in results]
+        widths = {row.size for row in self.rows}
+        if widths != {num_classes}:
+            other = sorted(widths - {num_classes})[0]
+            raise ValueError(f'scores have {other} classes but the class '
+                             f'statistics have {num_classes}')
+        self.num_classes, self.num_images = num_classes, len(results)
+        self._check_finite()
+        classes, images = _positive_pairs(results, num_classes)
+        order = np.argsort(classes, kind='stable')
+        self._images = images[order]
+        self._starts = np.searchsorted(classes[order],
+                                       np.arange(num_classes + 1))
+
+    def _check_finite(self) -> None:
+        bad = [i for i, row in enumerate(self.rows)
+               if not np.isfinite(row).all()]
+        if bad:
+            _check_finite(np.stack([self.rows[i] for i in bad]),
+                          np.array(bad))
+
+    def num_positives(self) -> np.ndarray:
+        """Positive images per class, shape ``(C,)``."""
+        return np.diff(self._starts)
+
+    def positives(self, cls: int) -> np.ndarray:
+        """Indices of the positive images of class ``cls``."""
+        return self._images[self._starts[cls]:self._starts[cls + 1]]
+
+    def blocks(self) -> Iterator[Tuple[slice, np.ndarray,
+                                       List[np.ndarray]]]:
+        """``(classes, scores [k, N] float64, positives of each class)``
+        for consecutive blocks of classes."""
+        size = max(1, BLOCK_ELEMENTS // max(self.num_images, 1))
+        for start in range(0, self.num_classes, size):
+            classes = slice(start, min(start + size, self.num_classes))
+            block = np.empty((classes.stop - start, self.num_images))
+            # transposed tile by tile (cache-friendly)
+            for first in range(0, self.num_images, IMAGE_TILE):
+                tile = np.stack([row[classes] for row in
+                                 self.rows[first:first + IMAGE_TILE]])
+                block[:, first:first + len(tile)] = tile.T
+            yield (classes, block,
+                   [self.positives(c)
+                    for c in range(classes.start, classes.stop)])
+
+
+def _ranking_key(results: List[dict]) -> str:
+    """The field to rank by: ``pred_logits`` if every result has them,
+    else ``pred_score``."""
     with_logits = sum(PRED_LOGITS in r for r in results)
     if 0 < with_logits < len(results):
         raise ValueError(f'{with_logits} of {len(results)} predictions have '
                          f'{PRED_LOGITS} and the others only pred_score; '
                          'they cannot be ranked together')
-    key = PRED_LOGITS if with_logits else 'pred_score'
-    return torch.stack([r[key] for r in results]).double(), key
+    return PRED_LOGITS if with_logits else 'pred_score'
 
 
-def _check_not_saturated(pred: torch.Tensor, target: torch.Tensor) -> None:
-    """Raise if sigmoid scores tie a positive and a negative at exactly
-    1.0 or 0.0 (fp32 sigmoid saturation), unless all scores are 0/1."""
-    inside = (pred > 0) & (pred < 1)
-    if not bool(inside.any()) or bool(((pred < 0) | (pred > 1)).any()):
-        return  # hard 0/1 predictions, or not probabilities
-    positive = target > 0
-    bad = []
-    for value in (1.0, 0.0):
-        tied = pred == value
-        mixed = (tied & positive).any(0) & (tied & ~positive).any(0)
-        bad += [(k, value) for k in torch.nonzero(mixed).flatten().tolist()]
-    if bad:
-        raise ValueError(
-            f'GroupMAP: {len(bad)} class(es) have positive and negative '
-            f'images tied at a pred_score of exactly 1.0 or 0.0, e.g. '
-            f'(class, score) {bad[:5]}: saturated fp32 sigmoids, which '
-            'would give a wrong AP (see mmltml.models.heads.logits). Rank '
-            "by the logits: use a head that stores 'pred_logits' (mmltml's "
-            'heads do) or add '
-            "default_hooks=dict(head_logits=dict(type='HeadLogitsHook')) "
-            'to the config (mmltml\'s configs/_base_/default_runtime.py '
-            'has it) for stock mmpretrain heads.')
+def _score_row(scores) -> np.ndarray:
+    """A ``(C,)`` numpy view of one image's scores (fp16 / bf16 widened to
+    fp32, exactly)."""
+    row = torch.as_tensor(scores).flatten()
+    if row.dtype not in (torch.float32, torch.float64):
+        row = row.float()
+    return row.numpy()
+
+
+def _positive_pairs(results: List[dict],
+                    num_classes: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``(class, image)`` index pairs of every positive label."""
+    classes = []
+    for image, result in enumerate(results):
+        if 'gt_positives' in result:
+            positive = torch.as_tensor(result['gt_positives']).numpy()
+        else:
+            target = torch.as_tensor(result['gt_score']).flatten()
+            if target.numel() != num_classes:
+                raise ValueError(f'gt_score of image {image} has '
+                                 f'{target.numel()} classes, the scores '
+                                 f'{num_classes}')
+            positive = np.flatnonzero(target.numpy() > 0)
+        if positive.size and not (0 <= positive.min()
+                                  and positive.max() < num_classes):
+            raise ValueError(f'image {image} has label(s) outside 0..'
+                             f'{num_classes - 1}: {positive.tolist()}')
+        classes.append(positive.astype(np.int64))
+    counts = [len(c) for c in classes]
+    return (np.concatenate(classes) if classes else np.zeros(0, np.int64),
+            np.repeat(np.arange(len(results)), counts))
+
+
+class _Saturation:
+    """Whether sigmoid scores tie a positive and a negative at exactly 1.0
+    or 0.0 (fp32 sigmoid saturation), gathered block by block; hard 0/1
+    predictions (no score strictly inside (0, 1)) and scores outside
+    [0, 1] are not probabilities and are not judged."""
+
+    def __init__(self) -> None:
+        self.inside = self.outside = False
+        self.tied = {1.0: [], 0.0: []}
+
+    def add(self, classes: slice, block: np.ndarray,
+            positives: List[np.ndarray]) -> None:
+        self.inside |= bool(((block > 0) & (block < 1)).any())
+        self.outside |= bool(((block < 0) | (block > 1)).any())
+        positive = np.zeros(block.shape, dtype=bool)
+        for row, pos in zip(positive, positives):
+            row[pos] = True
+        for value, found in self.tied.items():
+            tied = block == value
+            mixed = (tied & positive).any(1) & (tied & ~positive).any(1)
+            found += (np.flatnonzero(mixed) + classes.start).tolist()
+
+    def check(self) -> None:
+        """Raise if a class has such a tie."""
+        if not self.inside or self.outside:
+            return
+        bad = [(k, value) for value, found in self.tied.items()
+               for k in found]
+        if bad:
+            raise ValueError(
+                f'GroupMAP: {len(bad)} class(es) have positive and negative '
+                f'images tied at a pred_score of exactly 1.0 or 0.0, e.g. '
+                f'(class, score) {bad[:5]}: saturated fp32 sigmoids, which '
+                'would give a wrong AP (see mmltml.models.heads.logits). '
+                "Rank by the logits: use a head that stores 'pred_logits' "
+                "(mmltml's heads do) or add "
+                "default_hooks=dict(head_logits=dict(type='HeadLogitsHook')) "
+                'to the config (mmltml\'s configs/_base_/default_runtime.py '
+                'has it) for stock mmpretrain heads.')
 
 
 def _nanmean(values: np.ndarray) -> float:

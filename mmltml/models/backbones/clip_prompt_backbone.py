@@ -11,6 +11,7 @@ from mmpretrain.registry import MODELS
 from mmltml.datasets.categories import get_class_names
 from mmltml.structures.class_dependent import ClassDependent, ClassField
 from mmltml.structures.frozen_image_encoder import IMAGE_FEATS
+from ..utils.chunked_text import auto_chunk_size
 from ..utils.clip_features import CLIPPromptFeatures
 from ..utils.clip_loader import build_clip_and_tokenizer
 from ..utils.clip_text import eot_positions, encode_text_embeddings
@@ -48,6 +49,15 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
     Eq. 2); the text tower runs only up to the longest end-of-text position,
     which is exact under the causal mask.
 
+    With many classes the class prompts are encoded in chunks
+    (``text_chunk_size``): the features are computed without keeping
+    activations and each chunk is run again with autograd in the backward
+    pass (:func:`~mmltml.models.utils.chunked_text.chunked_encode`), so
+    the memory of a training step does not grow with the number of
+    classes beyond the context itself, with the same features and
+    gradients. The prompt embeddings [C, L, W] are then not kept
+    (``prompt_embeds=None``; the token-space CSE loss needs them).
+
     ``forward`` takes a batch of images [B, 3, H, W] or of cached image
     features ``dict(image_feats=[B, E])`` and returns a
     :class:`CLIPPromptFeatures` ``(image_feats [B, E], text_feats [C, E],
@@ -75,6 +85,15 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
             ``init_std``); ``None`` for fixed templates.
         templates: zero-shot templates with ``{}`` for the class name.
         truncate_text: run the text tower only up to the last end-of-text.
+        text_chunk_size: encode the class prompts in chunks of this many
+            classes when there are more (exact gradients, memory of one
+            chunk; one more text forward pass per step); ``0`` never;
+            ``None`` (default) in chunks whose activations are estimated
+            at 2 GiB (``auto_chunk_size`` of
+            :mod:`mmltml.models.utils.chunked_text`: 189 classes for
+            ViT-B/16 with 22 text positions, so COCO-LT's 80 run in one
+            piece). Texts encoded
+            without gradients (templates) use the same chunks.
         save_frozen: also save the frozen CLIP weights in checkpoints;
             ``None`` (default) saves them unless they are rebuilt at
             construction (``clip_pretrained`` given, no ``init_cfg``).
@@ -99,6 +118,7 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
                  prompt_learner: Optional[dict] = dict(n_ctx=16),
                  templates: Sequence[str] = ('a photo of a {}.', ),
                  truncate_text: bool = True,
+                 text_chunk_size: Optional[int] = None,
                  save_frozen: Optional[bool] = None,
                  frozen_dtype: Optional[str] = None,
                  image_tower_trainable: bool = False,
@@ -110,6 +130,11 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
             raise ValueError(f'frozen_dtype must be one of '
                              f'{sorted(FROZEN_DTYPES, key=str)}, got '
                              f'{frozen_dtype!r}')
+        if text_chunk_size is not None and (
+                not isinstance(text_chunk_size, int) or text_chunk_size < 0):
+            raise ValueError('text_chunk_size must be None (auto), 0 (off) '
+                             f'or a positive int, got {text_chunk_size!r}')
+        self.text_chunk_size = text_chunk_size
         self.classnames = resolve_class_names(classnames)
         self.clip, self.tokenizer = build_clip_and_tokenizer(
             clip_model_name, clip_pretrained, clip_model_cfg)
@@ -204,11 +229,43 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
 
     @torch.no_grad()
     def encode_texts(self, texts: Sequence[str]) -> torch.Tensor:
-        """Frozen text features [N, E] of plain texts."""
+        """Frozen text features [N, E] of plain texts (in chunks of
+        :meth:`text_chunk` texts)."""
         device = self.clip.logit_scale.device
         tokens = self.tokenizer(list(texts)).to(device)
-        return self.encode_token_embeds(self.clip.token_embedding(tokens),
-                                        tokens).float()
+        chunk = self.text_chunk(len(tokens),
+                                self._positions(eot_positions(tokens),
+                                                tokens.shape[1]))
+        chunk = chunk or len(tokens)
+        return torch.cat([
+            self.encode_token_embeds(self.clip.token_embedding(part), part)
+            for part in tokens.split(chunk)
+        ]).float()
+
+    def text_chunk(self, num_texts: int, positions: int) -> int:
+        """Texts per chunk of the text tower for ``num_texts`` texts of
+        ``positions`` tokens (as run); 0 when they are encoded at once (see
+        ``text_chunk_size``)."""
+        chunk = self.text_chunk_size
+        if chunk is None:
+            tower = self.clip.transformer
+            chunk = auto_chunk_size(
+                tower.layers, tower.width, positions,
+                self.clip.positional_embedding.element_size())
+        return chunk if 0 < chunk < num_texts else 0
+
+    def _positions(self, eot: torch.Tensor, length: int) -> int:
+        """Token positions the text tower runs for these end-of-text
+        positions of sequences of ``length`` tokens."""
+        return int(eot.max()) + 1 if self.truncate_text else length
+
+    def class_text_chunk(self) -> int:
+        """Classes per chunk of :meth:`class_text_features` (0: all at
+        once)."""
+        learner = self.prompt_learner
+        return self.text_chunk(
+            learner.num_classes,
+            self._positions(learner.eot, learner.tokens.shape[1]))
 
     def _template_features(self, templates: Sequence[str]) -> torch.Tensor:
         feats = [
@@ -238,8 +295,13 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
         if memoise and self._text_memo is not None and \
                 self._text_memo.valid_for(self):
             return self._text_memo.feats, self._text_memo.prompts
-        feats, prompts = self.prompt_learner.encode(self.clip,
-                                                    self.truncate_text)
+        chunk = self.class_text_chunk()
+        if chunk:
+            feats, prompts = self.prompt_learner.encode_chunked(
+                self.clip, self.truncate_text, chunk), None
+        else:
+            feats, prompts = self.prompt_learner.encode(self.clip,
+                                                        self.truncate_text)
         self._text_memo = _TextMemo.of(self, feats, prompts) \
             if memoise else None
         return feats, prompts

@@ -183,8 +183,11 @@ class CLIPPromptHead(PredLogitsMixin, MultiLabelClsHead, RequestsHeadInputs):
                 'mmltml.structures.head_inputs).')
         prompts = feats.prompt_embeds
         if prompts is None:
-            raise ValueError('The token-space CSE loss (CaptionTokens) needs '
-                             'learnable prompts')
+            raise ValueError(
+                'The token-space CSE loss (CaptionTokens) needs the prompt '
+                'embeddings [C, L, W]: learnable prompts, not encoded in '
+                "chunks (set the backbone's text_chunk_size=0 for many "
+                'classes)')
         token_embeds, mask = captions.embeds, captions.mask
         shift = self.token_shift
         length = min(prompts.shape[1] - shift, token_embeds.shape[1])

@@ -16,7 +16,8 @@ class CLIPPromptFeatures(NamedTuple):
         text_feats (Tensor): Class text features [C, E] (not normalised).
         logit_scale (Tensor): Scalar multiplier of the cosine logits.
         prompt_embeds (Tensor, optional): Prompt token embeddings
-            [C, L, W] of learnable prompts; None for fixed templates.
+            [C, L, W] of learnable prompts; None for fixed templates and
+            for prompts encoded in chunks (``text_chunk_size``).
     """
 
     image_feats: torch.Tensor

@@ -6,6 +6,7 @@ import torch
 import torch.nn as nn
 from mmpretrain.registry import MODELS
 
+from .chunked_text import chunked_encode
 from .clip_text import check_text_tower, encode_text_embeddings, eot_positions
 
 
@@ -126,11 +127,19 @@ class PromptLearner(nn.Module):
         ``token_embedding`` at every call, so they always match the CLIP
         weights in use (e.g. after loading a checkpoint).
         """
-        ctx = self.ctx
+        return self.assemble(token_embedding, self.tokens, self.ctx)
+
+    def assemble(self, token_embedding: nn.Embedding, tokens: torch.Tensor,
+                 ctx: torch.Tensor) -> torch.Tensor:
+        """Prompt embeddings [n, L, W] of the classes whose frozen token ids
+        are ``tokens`` [n, L] (rows of :attr:`tokens`) with the context
+        ``ctx``: their rows of a class-specific context [n, M, W], or a
+        shared one [M, W]. :meth:`forward` is all classes; the chunked text
+        encoder builds one chunk of classes at a time."""
         if not self.class_specific:
-            ctx = ctx.unsqueeze(0).expand(self.num_classes, -1, -1)
+            ctx = ctx.unsqueeze(0).expand(tokens.shape[0], -1, -1)
         with torch.no_grad():
-            frozen = token_embedding(self.tokens).to(ctx.dtype)
+            frozen = token_embedding(tokens).to(ctx.dtype)
         return torch.cat(
             [frozen[:, :1], ctx, frozen[:, 1 + self.n_ctx:]], dim=1)
 
@@ -147,3 +156,33 @@ class PromptLearner(nn.Module):
         prompts = self(clip.token_embedding)
         feats = encode_text_embeddings(clip, prompts, self.eot, truncate)
         return PromptFeatures(feats.float(), prompts)
+
+    def encode_chunked(self, clip: nn.Module, truncate: bool,
+                       chunk_size: int) -> torch.Tensor:
+        """Text features [C, E] (fp32) of the prompts through ``clip``'s
+        text tower, ``chunk_size`` classes at a time
+        (:func:`~mmltml.models.utils.chunked_text.chunked_encode`): the
+        memory of one chunk, the exact gradients of the context (its rows
+        for a class-specific context) and of any tower weight that requires
+        grad. The prompt embeddings [C, L, W] are never held whole.
+
+        Args:
+            clip: the open_clip ``CLIP`` whose text tower encodes them.
+            truncate: run each chunk only up to its last end-of-text
+                position (exact under the causal mask).
+            chunk_size: classes per chunk.
+        """
+        rows = [self.tokens, self.eot]
+        params = [p for p in clip.parameters() if p.requires_grad]
+        if self.class_specific:
+            rows.append(self.ctx)
+        else:
+            params.append(self.ctx)
+
+        def encode(tokens: torch.Tensor, eot: torch.Tensor,
+                   ctx: torch.Tensor = self.ctx) -> torch.Tensor:
+            prompts = self.assemble(clip.token_embedding, tokens, ctx)
+            return encode_text_embeddings(clip, prompts, eot,
+                                          truncate).float()
+
+        return chunked_encode(encode, rows, chunk_size, params)
