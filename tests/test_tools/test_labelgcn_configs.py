@@ -121,6 +121,7 @@ def test_parameter_groups_are_lt_gcns():
     ('lt-gcn_rn50_frozen-image_voc-lt.py', 90),
     ('lt-gcn_rn50_frozen-image_coco-lt.py', 641),
     ('lt-gcn_vitb16_coco-lt.py', 641),
+    ('lt-gcn_rn50_nus-wide-lt.py', 641),
 ])
 def test_ema_decay_is_the_official(name, k):
     """decay = 0.82^(1/K) (utils.py:401-418); mmengine's momentum is
@@ -144,6 +145,8 @@ def test_ema_decay_is_the_official(name, k):
      dict(mode='text_similarity', topk=None, reweight=0.2), True),
     ('lt-gcn_rn50_frozen-image_voc-lt.py', (1024, (2048, 2048)),
      dict(mode='text_similarity', topk=None, reweight=0.2), False),
+    ('lt-gcn_rn50_nus-wide-lt.py', (1024, (2048, 2048)),
+     dict(mode='text_similarity', topk=None, reweight=0.2), True),
 ])
 def test_lt_gcn_model_settings(name, dims, graph, trainable):
     cfg = load(name)
@@ -164,6 +167,31 @@ def test_lt_gcn_model_settings(name, dims, graph, trainable):
         assert loss.reduction == 'mean'  # the official code sums
         assert loss.logit_reg.neg_scale == (5.0 if 'voc' in name else 2.0)
     assert cfg.train_dataloader.batch_size == 32
+
+
+def test_nus_wide_lt_config_reads_its_own_split():
+    """NUS-WIDE-LT: 81 classes, the split's training statistics for the
+    loss and the metric, the trained-tower pipeline (random resized crop,
+    no feature cache) and the COCO-LT recipe otherwise."""
+    cfg, coco = load('lt-gcn_rn50_nus-wide-lt.py'), load(
+        'lt-gcn_rn50_coco-lt.py')
+    stats = dict(ann_file='data/nus-wide/nus_wide_lt_train.txt',
+                 label_file='data/nus-wide/nus_wide_lt_labels.txt')
+    assert cfg.model.head.num_classes == 81
+    assert cfg.model.backbone.classnames == 'nus-wide-lt'
+    assert cfg.model.head.loss.class_stats == stats
+    assert cfg.test_evaluator.class_stats == stats
+    for loader in ('train_dataloader', 'test_dataloader'):
+        dataset = cfg[loader].dataset
+        assert dataset.type == 'NUSWIDELTDataset'
+        assert dataset.data_root == 'data/nus-wide'
+    steps = [t['type'] for t in cfg.train_dataloader.dataset.pipeline]
+    assert 'RandomResizedCrop' in steps
+    assert all(h['type'] != 'FeatureCacheHook' for h in cfg.custom_hooks)
+    for key in ('optim_wrapper', 'param_scheduler', 'train_cfg'):
+        assert cfg[key] == coco[key], key
+    coco_loss = dict(coco.model.head.loss, class_stats=stats)
+    assert cfg.model.head.loss == coco_loss
 
 
 def test_dr_variant_and_ml_gcn_settings():
