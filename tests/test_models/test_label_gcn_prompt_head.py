@@ -36,7 +36,8 @@ def clip_file(tmp_path_factory):
     return path
 
 
-def build_model(clip_file, seed=0, trainable=False, **head):
+def build_model(clip_file, seed=0, trainable=False, text_chunk_size=None,
+                **head):
     torch.manual_seed(seed)
     head = dict(dict(
         type='LabelGCNPromptHead', num_classes=len(NAMES),
@@ -54,7 +55,8 @@ def build_model(clip_file, seed=0, trainable=False, **head):
                       clip_model_cfg=TINY, clip_pretrained=clip_file,
                       prompt_learner=dict(ctx_init='a photo of a',
                                           class_specific=False),
-                      image_tower_trainable=trainable),
+                      image_tower_trainable=trainable,
+                      text_chunk_size=text_chunk_size),
         head=head,
         data_preprocessor=dict(num_classes=len(NAMES), mean=[127.5] * 3,
                                std=[64.0] * 3, to_onehot=True)))
@@ -164,3 +166,29 @@ def test_adapter_must_keep_the_width(clip_file):
             type='GCNTextAdapter', in_dims=16, hidden_dims=(), out_dims=8,
             residual=None,
             graph=dict(mode='identity')))
+
+
+def test_trainable_tower_with_chunked_text_encoding(clip_file):
+    """The class prompts encoded in chunks of 2 classes (recomputed in the
+    backward pass) give the loss and the gradients of the prompts, the
+    GCN and the trained image tower of the encoding in one piece."""
+    grads = []
+    for chunk in (0, 2):
+        model = build_model(clip_file, trainable=True, text_chunk_size=chunk)
+        assert model.backbone.class_text_chunk() == chunk
+        model.train()
+        data = model.data_preprocessor(batch(), True)
+        loss = model(data['inputs'], data['data_samples'], mode='loss')
+        total = sum(v for k, v in loss.items() if 'loss' in k)
+        total.backward()
+        grads.append((total.detach(), {
+            name: p.grad.clone() for name, p in model.named_parameters()
+            if p.requires_grad}))
+    (loss0, whole), (loss2, chunked) = grads
+    torch.testing.assert_close(loss2, loss0)
+    assert whole.keys() == chunked.keys()
+    assert any(k.startswith('backbone.clip.visual.') for k in whole)
+    assert 'backbone.prompt_learner.ctx' in whole
+    for name in whole:
+        torch.testing.assert_close(chunked[name], whole[name], atol=1e-6,
+                                   rtol=1e-4, msg=name)
