@@ -4,8 +4,9 @@
 LMPT ViT-B/16 (COCO-LT, VOC-LT), CoOp ViT-B/16, zero-shot CLIP ViT-B/16,
 LM-CLIP ViT-B/16 (the whole CLIP trained: both towers from one random
 weights file, the OccurrenceWeightedSampler over the 16 training images),
-CPRFL ResNet-101 at 448 px and HP-DVAL stage 1 (CLIP ViT-B/16 student and
-text tower fine-tuned, released preset) are built as the configs define
+CPRFL ResNet-101 at 448 px, HP-DVAL stage 1 (CLIP ViT-B/16 student and
+text tower fine-tuned, released preset) and LT-GCN CLIP RN50 (image tower
+fine-tuned, GCN 1024-2048-2048-1024) are built as the configs define
 them, with
 random weights and CLIP's logit scale (100), trained for two iterations
 with ``tools/train.py`` on stand-in COCO-sized JPEGs listed like the
@@ -14,7 +15,9 @@ official files, and tested with ``tools/test.py`` on a few dozen of them
 finite, that the reported group mAPs equal those computed here with
 sklearn from the head's raw logits (caught by a forward hook,
 ``logit_dump.py``), and that the checkpoint reloads and tests to the
-numbers of the last in-training evaluation. At CLIP's scale many logits
+numbers of the last in-training evaluation (LT-GCN also without its
+training list, its label graph coming from the checkpoint). At CLIP's
+scale many logits
 are above 16.6, where an fp32 sigmoid is exactly 1.0 (checked), so a
 metric that ranked images by sigmoid scores would tie them and fail the
 metric check. Wall time and peak resident
@@ -27,7 +30,9 @@ Slow (minutes on two CPU cores): run with
 import glob
 import json
 import math
+import os
 import os.path as osp
+import shutil
 
 import numpy as np
 import pytest
@@ -66,11 +71,14 @@ RUNS = {
     'hpdval_clip-vitb16_released-stage1_coco-lt':
     ('configs/hpdval/hpdval_clip-vitb16_released-stage1_coco-lt.py', 'coco',
      True, 8, 4, 16),
+    'lt-gcn_rn50_voc-lt':
+    ('configs/labelgcn/lt-gcn_rn50_voc-lt.py', 'voc', True, 16, 8, 16),
 }
 TRAINED = [name for name, spec in RUNS.items() if spec[2]]
-#: runs whose logits are logit_scale * cosine
+#: runs whose logits are CLIP's logit scale times cosines (HP-DVAL fuses
+#: unit views; LT-GCN's scale is 10)
 CLIP_RUNS = [name for name in RUNS
-             if not name.startswith(('cprfl', 'hpdval'))]
+             if not name.startswith(('cprfl', 'hpdval', 'lt-gcn'))]
 
 
 @pytest.fixture(scope='module')
@@ -262,3 +270,36 @@ def test_hpdval_scores_fuse_two_unit_views(run):
     assert (norms > 0.1).all(), norms.min()
     losses = [r for r in run['scalars'] if 'loss_cls' in r]
     assert losses and 'loss_kd' not in losses[0]  # the released preset
+
+
+@pytest.mark.parametrize('run', ['lt-gcn_rn50_voc-lt'], indirect=True)
+def test_lt_gcn_tests_without_its_training_list(run, tmp_path):
+    """tools/test.py on the LT-GCN checkpoint in a copy of the data folder
+    without the training list: the class statistics come from the
+    checkpoint's meta, the label graph from its ``head.adapter.adjacency``
+    (fine-tuned image tower and GCN included), and the metrics are those of
+    the run with the list."""
+    ckpt = torch.load(osp.join(osp.dirname(run['cfg']), 'train',
+                               'epoch_1.pth'), map_location='cpu',
+                      weights_only=False)
+    state = ckpt['state_dict']
+    graph = state['head.adapter.adjacency']
+    assert graph.shape == (20, 20) and torch.isfinite(graph).all()
+    # LT-GCN's VOC-LT graph: 0.8 on the diagonal, p = 0.2 off it
+    torch.testing.assert_close(graph.diagonal(), torch.full((20, ), 0.8))
+    torch.testing.assert_close(graph.sum(1), torch.ones(20))
+    assert any(k.startswith('backbone.clip.visual.') for k in state)
+    root = tmp_path / 'root'
+    shutil.copytree(osp.dirname(run['data_dir']), root / 'data')
+    os.remove(root / 'data' / 'voc' / 'voc_lt_train.txt')
+    work = str(tmp_path / 'test')
+    run_measured([osp.join(TOOLS, 'test.py'), run['cfg'],
+                  osp.join(osp.dirname(run['cfg']), 'train', 'epoch_1.pth'),
+                  '--work-dir', work], str(root))
+    with open(_only(osp.join(work, '*', '*.json'))) as f:
+        metrics = json.load(f)
+    for key in GROUP_KEYS:
+        if key in run['test_metrics']:
+            np.testing.assert_allclose(metrics[key],
+                                       run['test_metrics'][key], rtol=0,
+                                       atol=1e-9, err_msg=key)

@@ -38,7 +38,10 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
     recognition (LMPT, CoOp and zero-shot CLIP are settings of it).
 
     Both open_clip encoders are frozen and kept in eval mode (no BatchNorm
-    statistic updates for ResNet towers). The class texts are either learned
+    statistic updates for ResNet towers), unless ``image_tower_trainable``
+    makes the image tower a trainable part of the model (LT-GCN's full
+    fine-tuning: trained, BatchNorm in train mode, no feature cache). The
+    class texts are either learned
     prompts ``[SOS] V_1..V_M <name>. [EOT]`` (:class:`PromptLearner`, LMPT
     Eq. 1; only ``V`` is trainable) or, with ``prompt_learner=None``, fixed
     templates whose normalised features are averaged (zero-shot CLIP, prompt
@@ -63,8 +66,8 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
 
     Checkpoints hold only the learnable prompts when the frozen CLIP weights
     can be rebuilt from ``clip_pretrained`` at construction; a CLIP without
-    pretrained weights (random initialisation) is saved whole, since no
-    other process could rebuild it.
+    pretrained weights (random initialisation) or with a trainable image
+    tower is saved whole, since no other process could rebuild it.
 
     Args:
         classnames: class names, a preset ('coco-lt', 'voc-lt') or a label
@@ -99,7 +102,11 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
             model runs on CUDA, fp32 elsewhere). Holding the weights in low
             precision is faster than autocast, which re-casts every weight
             at every call. The learnable prompts, the head and the losses
-            stay fp32; features leave the backbone as fp32.
+            stay fp32; features leave the backbone as fp32. A trainable
+            image tower stays fp32.
+        image_tower_trainable: train the image tower (all its weights,
+            BatchNorm statistics updated in training mode); its features
+            then cannot be cached. Defaults to False (frozen).
         init_cfg: mmengine initialisation config of the module.
     """
 
@@ -114,6 +121,7 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
                  text_chunk_size: Optional[int] = None,
                  save_frozen: Optional[bool] = None,
                  frozen_dtype: Optional[str] = None,
+                 image_tower_trainable: bool = False,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self._text_memo: Optional[_TextMemo] = None
@@ -131,6 +139,8 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
         self.clip, self.tokenizer = build_clip_and_tokenizer(
             clip_model_name, clip_pretrained, clip_model_cfg)
         self.clip.requires_grad_(False)
+        self.image_tower_trainable = image_tower_trainable
+        self.clip.visual.requires_grad_(image_tower_trainable)
         self.truncate_text = truncate_text
         self.prompt_learner = None
         if prompt_learner is not None:
@@ -149,8 +159,11 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
         self.caption_cache_hits = 0
         self.caption_cache_misses = 0
         if save_frozen is None:
-            save_frozen = not rebuilt_at_construction(clip_pretrained,
-                                                      init_cfg)
+            save_frozen = image_tower_trainable or not \
+                rebuilt_at_construction(clip_pretrained, init_cfg)
+        if image_tower_trainable and not save_frozen:
+            raise ValueError('a trainable image tower is saved in '
+                             'checkpoints: save_frozen must not be False')
         if not save_frozen:
             exclude_from_checkpoints(self, 'clip')
 
@@ -159,6 +172,8 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
         if dtype is not None:
             self.clip.to(dtype)
             self.clip.logit_scale.data = self.clip.logit_scale.data.float()
+            if self.image_tower_trainable:
+                self.clip.visual.float()
 
     def _apply(self, fn, *args, **kwargs) -> 'CLIPPromptBackbone':
         self.forget_text_features()  # new dtype or device
@@ -174,9 +189,11 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
             self.clip.visual, 'conv1') else torch.float
 
     def train(self, mode: bool = True) -> 'CLIPPromptBackbone':
-        """Set the mode; the frozen CLIP stays in eval mode."""
+        """Set the mode; the frozen towers stay in eval mode."""
         super().train(mode)
         self.clip.eval()  # frozen encoders never update BN statistics
+        if self.image_tower_trainable:
+            self.clip.visual.train(mode)
         self.forget_text_features()
         return self
 
@@ -187,7 +204,7 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
 
     @property
     def image_encoder(self) -> nn.Module:
-        """The image tower (frozen unless a user unfreezes it)."""
+        """The image tower (frozen unless ``image_tower_trainable``)."""
         return self.clip.visual
 
     @property
@@ -195,10 +212,13 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
         """Width of the image (and text) features."""
         return int(self.clip.visual.output_dim)
 
-    @torch.no_grad()
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """Frozen image features [B, E] (fp32) of images [B, 3, H, W]."""
-        return self.clip.encode_image(images.to(self._image_dtype)).float()
+        """Image features [B, E] (fp32) of images [B, 3, H, W], with
+        gradients only when the image tower is trainable."""
+        with torch.set_grad_enabled(torch.is_grad_enabled()
+                                    and self.image_tower_trainable):
+            return self.clip.encode_image(
+                images.to(self._image_dtype)).float()
 
     def encode_token_embeds(self, embeds: torch.Tensor,
                             tokens: torch.Tensor) -> torch.Tensor:
@@ -291,8 +311,12 @@ class CLIPPromptBackbone(BaseModule, ClassDependent):
         self._text_memo = None
 
     def learnable_tensors(self) -> List[torch.Tensor]:
-        """The parameters that training updates (the prompts)."""
-        return [p for p in self.parameters() if p.requires_grad]
+        """The parameters that training updates and the class text
+        features depend on (the prompts; not a trainable image tower)."""
+        return [
+            p for name, p in self.named_parameters()
+            if p.requires_grad and not name.startswith('clip.visual.')
+        ]
 
     def forward(self, inputs: Union[torch.Tensor, Dict[str, torch.Tensor]]
                 ) -> CLIPPromptFeatures:
