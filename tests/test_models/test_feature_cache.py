@@ -209,7 +209,7 @@ def test_rank_without_images_gathers_an_empty_shard(voc_root, model,
     monkeypatch.setattr(
         'mmltml.datasets.cached_feature_dataset.all_gather_object',
         fake_gather)
-    out = dataset._encode_view(lambda batch: None, False, 7)
+    out = dataset._encode_view(lambda batch: None, False, (7, ))
     assert gathered['local'].shape == (0, 7)
     assert out.shape == (total, 7)
     assert out[:, 0].tolist() == list(range(total))
