@@ -183,8 +183,10 @@ def render_table(runs: Dict[str, Row],
             if (entry.backbone if entry else '-') != backbone:
                 continue
             num, means, stds = row_stats(seeds)
+            seeds_cell = f'{num} (summary)' if isinstance(seeds, Summary) \
+                else str(num)
             cells = [backbone, entry.method if entry else name,
-                     f'`{osp.basename(configs[name])}`', str(num)]
+                     f'`{osp.basename(configs[name])}`', seeds_cell]
             cells += [_cell(m, s) if num else 'not run'
                       for m, s in zip(means, stds)]
             if with_published:

@@ -181,13 +181,14 @@ def test_record_renders_again_and_checks_markdown(tool, tmp_path, capsys):
 
 
 def test_rows_not_found_come_from_an_earlier_record(tool, tmp_path):
-    """--earlier: a config with no measured seed keeps the earlier record's
+    """--earlier: a config that misses a seed keeps the earlier record's
     row (a mean/std summary with its source, written back as it was); a
-    config that was measured is not replaced."""
+    config measured for every seed is not replaced."""
     focal = str(tmp_path / 'resnet18-w16_focal_synthetic.py')
     bce = str(tmp_path / 'resnet18-w16_bce_synthetic.py')
     _write_metrics(tool, tmp_path / 'runs', focal, 0, [30.0, 40.0, 30.5, 20])
     _write_metrics(tool, tmp_path / 'runs', focal, 1, [32.0, 40.0, 30.5, 21])
+    _write_metrics(tool, tmp_path / 'runs', bce, 1, [10.0, 10.0, 10.0, 10])
     earlier = tmp_path / 'earlier.json'
     summary = dict(seeds=3, source='an older table',
                    mean=dict(zip(tool.COLUMNS, (34.05, 44.53, 37.35, 21.16))),
@@ -201,7 +202,7 @@ def test_rows_not_found_come_from_an_earlier_record(tool, tmp_path):
                        str(earlier), '--record', record])
     rows = {r[2]: r for r in _rows(table)}
     assert rows['`resnet18-w16_bce_synthetic.py`'][3:8] == [
-        '3', '34.05 ± 0.67', '44.53 ± 0.72', '37.35 ± 0.51', '21.16 ± 2.35']
+        '3 (summary)', '34.05 ± 0.67', '44.53 ± 0.72', '37.35 ± 0.51', '21.16 ± 2.35']
     assert rows['`resnet18-w16_focal_synthetic.py`'][3:5] == [
         '2', f'31.00 ± {np.std([30, 32], ddof=1):.2f}']
     with open(record) as f:

@@ -22,9 +22,9 @@ every seed's metrics as JSON, ``--from-record`` renders a record again
 without running anything, ``--plot`` draws the per-group mAP of each row
 (PNG), ``--update`` rewrites the generated table of a markdown file and
 ``--check`` fails when a markdown file's table differs from this one.
-``--earlier RECORD`` fills the rows that this call neither ran nor found
-(e.g. ``--collect-only`` after a partial run) from an earlier record, which
-keeps their source.
+``--earlier RECORD`` takes the rows that this call did not measure for
+every seed (e.g. ``--collect-only`` after a partial run) from an earlier
+record, which keeps their source.
 
 Each call's full output goes to ``train.log`` / ``test.log`` in the run's
 folder and one status line per run is printed (``--verbose`` streams the
@@ -83,8 +83,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument('--record', help='write every seed\'s metrics here')
     parser.add_argument(
         '--earlier',
-        help='take the rows this call neither ran nor found from this '
-        'earlier record (JSON)')
+        help='take the rows this call did not measure for every seed from '
+        'this earlier record (JSON)')
     parser.add_argument('--out', help='write the markdown table here')
     parser.add_argument('--plot', help='write the per-group mAP plot here')
     parser.add_argument(
@@ -319,11 +319,11 @@ def read_record(path: str):
 
 
 def fill_from_earlier(runs: dict, configs: Dict[str, str], path: str) -> None:
-    """Replace the rows of ``runs`` without any measured seed by the
-    same config's row of the earlier record ``path``, if it has one."""
+    """Replace the rows of ``runs`` that miss a seed by the same config's
+    row of the earlier record ``path``, if it has one."""
     _, earlier, earlier_configs = read_record(path)
     for name, row in runs.items():
-        if name in earlier and not any(m is not None for m in row):
+        if name in earlier and any(m is None for m in row):
             runs[name] = earlier[name]
             print(f'{name}: taken from {path} '
                   f'({earlier_configs[name]})')
