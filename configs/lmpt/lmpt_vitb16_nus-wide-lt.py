@@ -11,7 +11,7 @@ _base_ = [
 ]
 
 model = dict(
-    caption_max_chars=75,
+    head_inputs=dict(captions=dict(max_chars=75)),
     backbone=dict(classnames='nus-wide-lt'),
     head=dict(
         loss=dict(class_stats=_base_.class_stats),

@@ -13,6 +13,8 @@ _base_ = [
 
 model = dict(
     type='CLIPPromptClassifier',
+    # the CSE loss's captions: frozen text-encoder features of each caption
+    head_inputs=dict(captions=dict(type='CaptionFeaturesInput')),
     backbone=dict(
         type='CLIPPromptBackbone',
         classnames=_base_.data_root + '/labels.txt',
@@ -28,7 +30,6 @@ model = dict(
         cse_loss=dict(
             type='CSELoss', eta=1.0, gamma=1.0,
             class_stats=_base_.class_stats),
-        cse_space='encoder',
         lambda_cls=0.5))
 
 optim_wrapper = dict(
