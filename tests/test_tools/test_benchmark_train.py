@@ -172,10 +172,18 @@ def test_end_to_end_reference_and_fast_paths_agree(tool, tmp_path):
 
 
 @pytest.mark.slow  # two builds of three tiny CLIPs: about a minute loaded
-def test_whole_step_trains_a_fine_tuning_config_with_random_weights(tmp_path):
+def test_whole_step_trains_a_fine_tuning_config_with_random_weights(
+        tmp_path, monkeypatch):
     """``--whole-step`` on HP-DVAL's synthetic stage 1 (student and
     teacher CLIPs, prompts): every pretrained weight is dropped, the timed
     steps really update the student, and the JSON records them."""
+    from mmltml.benchmarks.synthetic import generate_synthetic_lt
+    # the config's relative data root, generated small (a fresh checkout
+    # has no data/synthetic)
+    monkeypatch.chdir(tmp_path)
+    generate_synthetic_lt(str(tmp_path / 'data' / 'synthetic'), seed=0,
+                          image_size=32, max_train_count=6,
+                          min_train_count=1, test_per_class=1)
     from mmltml.benchmarks import whole_step
     cfg = dict(backbone=dict(clip_pretrained='x.pth', frozen=False),
                head=dict(text=dict(clip_pretrained='openai')),
