@@ -22,7 +22,8 @@ table between the markers of :func:`block_markers`, which
 """
 import os.path as osp
 import re
-from typing import Dict, List, NamedTuple, Optional, Sequence, Union
+from typing import (Dict, List, NamedTuple, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 import yaml
@@ -58,13 +59,18 @@ def row_stats(row: Row) -> tuple:
         return (row.seeds, [row.mean.get(c, np.nan) for c in COLUMNS],
                 [row.std.get(c, np.nan) for c in COLUMNS])
     done = [m for m in row if m is not None]
-    means, stds = [], []
-    for column in COLUMNS:
-        values = np.array([m.get(column, np.nan) for m in done], np.float64)
-        values = values[~np.isnan(values)]
-        means.append(values.mean() if len(values) else np.nan)
-        stds.append(values.std(ddof=1) if len(values) > 1 else np.nan)
-    return len(done), means, stds
+    stats = [_finite_mean_std([m.get(c, np.nan) for m in done])
+             for c in COLUMNS]
+    return len(done), [m for m, _ in stats], [s for _, s in stats]
+
+
+def _finite_mean_std(values: Sequence[float]) -> Tuple[float, float]:
+    """Mean and sample std of the finite values (NaN where there is none;
+    the std NaN below two values)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    mean = values.mean() if len(values) else np.nan
+    return mean, values.std(ddof=1) if len(values) > 1 else np.nan
 
 
 class Entry(NamedTuple):
@@ -138,8 +144,7 @@ def _cell(mean: float, std: float) -> str:
 def mean_std(values: Sequence[float]) -> str:
     """``mean ± std`` (sample std) of the finite values; one value alone;
     ``n/a`` without any."""
-    _, means, stds = row_stats([{COLUMNS[0]: v} for v in values])
-    return _cell(means[0], stds[0])
+    return _cell(*_finite_mean_std(values))
 
 
 def _published(entry: Optional[Entry]) -> str:
