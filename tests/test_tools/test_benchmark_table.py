@@ -255,3 +255,39 @@ def test_leaderboard_trains_a_later_stage_after_its_previous_stage(
     row = next(r for r in _rows(table)
                if r[2] == '`hpdval_tinyclip_synthetic.py`')
     assert row[3] == '2' and row[4] == '50.00 ± 0.00'
+
+
+def test_resume_reuses_runs_of_the_same_config_only(tool, tmp_path,
+                                                     monkeypatch):
+    """--resume: a seed whose run folder has metrics and the config that
+    made them (the copy test.py dumped there) is read, not run; a seed
+    whose dumped config differs from what this call would run (another
+    option), or that has no metrics, is run."""
+    from mmltml.benchmarks.synthetic import generate_synthetic_lt
+    monkeypatch.chdir(tmp_path)
+    generate_synthetic_lt('data/synthetic', seed=0, image_size=32,
+                          max_train_count=20, min_train_count=3,
+                          test_per_class=4)
+    config = osp.join(REPO_ROOT, 'configs', 'synthetic',
+                      'clip_tinyclip_zeroshot_synthetic.py')
+    runs = str(tmp_path / 'runs')
+    first = tool.main([config, '--seeds', '0', '--work-dir', runs])  # real
+    calls = []
+
+    def fake_call(args, log):
+        calls.append(args)
+        with open(args[args.index('--out') + 1], 'w') as f:
+            json.dump({f'lt/{c}': 50.0 for c in tool.COLUMNS}, f)
+        return 0.0
+
+    monkeypatch.setattr(tool, '_call', fake_call)
+    again = tool.main([config, '--seeds', '0', '1', '--work-dir', runs,
+                       '--resume'])
+    assert len(calls) == 1 and 'randomness.seed=1' in calls[0]  # seed 0 read
+    measured = float(_rows(first)[-1][4].split('±')[0])
+    mean = float(_rows(again)[-1][4].split('±')[0])
+    assert mean == pytest.approx((measured + 50.0) / 2, abs=0.006)
+    calls.clear()
+    tool.main([config, '--seeds', '0', '--work-dir', runs, '--resume',
+               '--cfg-options', 'test_dataloader.batch_size=7'])
+    assert len(calls) == 1  # the dumped config has batch size 128

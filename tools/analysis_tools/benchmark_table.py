@@ -24,7 +24,10 @@ without running anything, ``--plot`` draws the per-group mAP of each row
 ``--check`` fails when a markdown file's table differs from this one.
 ``--earlier RECORD`` takes the rows that this call did not measure for
 every seed (e.g. ``--collect-only`` after a partial run) from an earlier
-record, which keeps their source.
+record, which keeps their source. ``--resume`` reuses the seeds whose run
+folder already has metrics, when the configs the run dumped there (its own
+and its previous stages') equal what this call would run; the others are
+run (an interrupted leaderboard goes on where it stopped).
 
 Each call's full output goes to ``train.log`` / ``test.log`` in the run's
 folder and one status line per run is printed (``--verbose`` streams the
@@ -74,6 +77,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         help='add every config of this benchmark (metafile dataset name)')
     parser.add_argument('--seeds', type=int, nargs='+', default=[0])
     parser.add_argument('--work-dir', default='work_dirs/benchmark')
+    parser.add_argument(
+        '--resume',
+        action='store_true',
+        help='reuse the seeds whose run folder already has metrics of the '
+        'same config (compared with the config the run dumped there); run '
+        'the others')
     parser.add_argument(
         '--collect-only',
         action='store_true',
@@ -254,6 +263,65 @@ def prepare_synthetic(config: str) -> None:
         generate_synthetic_lt(root)
 
 
+#: Config keys that name where and how a run was launched, not what it
+#: computes.
+LAUNCH_KEYS = ('work_dir', 'load_from', 'resume', 'launcher')
+
+
+def run_config_difference(config: str, seed: int, dumped: str,
+                          cfg_options: List[str]) -> Optional[str]:
+    """The first key in which the config a run dumped (``dumped``,
+    mmengine's copy in the run folder) differs from ``config`` with this
+    seed and ``cfg_options`` as the tools would run it; None if none."""
+    from mmengine.config import Config, DictAction
+
+    from mmltml.utils.launch import set_dataloader_defaults
+    parser = argparse.ArgumentParser()  # as the tools parse them
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    now = Config.fromfile(config)
+    now.merge_from_dict(parser.parse_args(
+        ['--cfg-options', f'randomness.seed={seed}',
+         *cfg_options]).cfg_options)
+    set_dataloader_defaults(now)
+    then = Config.fromfile(dumped).to_dict()
+    now = now.to_dict()
+    for key in sorted(set(now) | set(then)):
+        if key not in LAUNCH_KEYS and now.get(key) != then.get(key):
+            return key
+    return None
+
+
+def reusable(config: str, seed: int, directory: str,
+             cfg_options: List[str]) -> bool:
+    """Whether ``directory`` holds the metrics of this config and seed
+    (``--resume``): its metrics file, and the configs it and its previous
+    stages' sub-folders dumped equal the ones this call would run. Says
+    why not when there are metrics that do not fit."""
+    from mmengine.config import Config
+
+    from mmltml.utils.stage_cfg import previous_stage
+    name = osp.splitext(osp.basename(config))[0]
+    if not osp.isfile(osp.join(directory, 'metrics.json')):
+        return False
+    stage, stage_dir = config, directory
+    while stage is not None:
+        dumped = osp.join(stage_dir, osp.basename(stage))
+        if not osp.isfile(dumped):
+            print(f'{name} seed {seed}: {stage_dir} has no copy of the '
+                  f'config {osp.basename(stage)}; running again')
+            return False
+        key = run_config_difference(stage, seed, dumped, cfg_options)
+        if key is not None:
+            print(f'{name} seed {seed}: {dumped} differs from {stage} in '
+                  f'{key!r}; running again')
+            return False
+        stage = previous_stage(Config.fromfile(stage), stage)
+        if stage is not None:
+            stage_dir = osp.join(stage_dir,
+                                 osp.splitext(osp.basename(stage))[0])
+    return True
+
+
 def collect(args, configs: List[str]) -> Dict[str, List[Optional[dict]]]:
     """Run (or read) every config and seed; metrics per seed, None where
     ``--collect-only`` finds no metrics file."""
@@ -265,7 +333,11 @@ def collect(args, configs: List[str]) -> Dict[str, List[Optional[dict]]]:
         for seed in args.seeds:
             directory = run_dir(args.work_dir, config, seed)
             metrics = osp.join(directory, 'metrics.json')
-            if not args.collect_only:
+            reuse = args.resume and reusable(config, seed, directory,
+                                             args.cfg_options)
+            if reuse:
+                print(f'{name} seed {seed}: reused ({metrics})')
+            elif not args.collect_only:
                 os.makedirs(directory, exist_ok=True)
                 metrics = run_one(config, seed, directory, args.cfg_options,
                                   args.verbose)
