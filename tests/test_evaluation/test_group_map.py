@@ -275,3 +275,21 @@ def test_labels_outside_the_classes_are_refused():
                       gt_positives=torch.tensor([1, 10]))
     with pytest.raises(ValueError, match=r'image 2 .* outside 0\.\.9'):
         metric.compute_metrics(results)
+
+
+def test_stored_scores_do_not_keep_or_follow_the_batch():
+    """process() keeps a copy of each image's row, not a view of the
+    batch's scores: a caller that reuses the batch tensor in place does not
+    change the result (and a kept row does not hold the whole batch's
+    memory)."""
+    scores, target = _random_tied(seed=2)
+    batch = torch.tensor(scores)
+    metric = GroupMAP(class_freq=FREQ)
+    metric.process(None, [dict(pred_logits=row, gt_score=torch.tensor(t))
+                          for row, t in zip(batch, target)])
+    batch.mul_(-1)  # e.g. a buffer the next batch is written into
+    stored = metric.results[0]['pred_logits']
+    assert stored.untyped_storage().nbytes() == stored.numel() * 8
+    res = metric.compute_metrics(metric.results)
+    ap = average_precision_score(target, scores, average=None) * 100
+    assert res['mAP'] == pytest.approx(ap.mean(), abs=1e-4)

@@ -265,8 +265,10 @@ def test_resume_reuses_runs_of_the_same_config_only(tool, tmp_path,
     option), or that has no metrics, is run."""
     from mmltml.benchmarks.synthetic import generate_synthetic_lt
     monkeypatch.chdir(tmp_path)
-    generate_synthetic_lt('data/synthetic', seed=0, image_size=32,
-                          max_train_count=20, min_train_count=3,
+    os.symlink(osp.join(REPO_ROOT, 'checkpoints'), 'checkpoints')  # tiny CLIP
+    # 64 px for the tiny CLIP; up to 120 images: a populated head group
+    generate_synthetic_lt('data/synthetic', seed=0, image_size=64,
+                          max_train_count=120, min_train_count=3,
                           test_per_class=4)
     config = osp.join(REPO_ROOT, 'configs', 'synthetic',
                       'clip_tinyclip_zeroshot_synthetic.py')

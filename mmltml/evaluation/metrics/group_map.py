@@ -242,9 +242,14 @@ class GroupMAP(BaseMetric, ClassDependent):
         """Store the ranking scores and the positive classes of a batch.
 
         The scores are kept as they come ([C] per image, fp32 for the
-        heads of this package); the targets only as the indices of the
-        positive classes (``gt_positives``), not as a dense [C] vector:
-        at 10,000 classes x 100,000 images the scores alone are 4 GB.
+        heads of this package), each image's row copied: a view would keep
+        the whole batch's tensor, follow in-place changes of it, and leave
+        the heap fragmented between the kept batches (at 10,000 classes x
+        30,000 images a peak RSS of 5.0 GiB instead of 2.6 GiB, measured
+        with ``benchmark_group_map.py``). The targets are kept only as the
+        indices of the positive classes (``gt_positives``), not as a dense
+        [C] vector: at 10,000 classes x 100,000 images the scores alone
+        are 4 GB.
 
         Args:
             data_batch: A batch of data from the dataloader (unused).
@@ -254,7 +259,7 @@ class GroupMAP(BaseMetric, ClassDependent):
         """
         for sample in data_samples:
             key = PRED_LOGITS if PRED_LOGITS in sample else 'pred_score'
-            pred = sample[key].detach().cpu()
+            pred = sample[key].detach().cpu().clone()
             if 'gt_score' in sample:
                 positives = torch.nonzero(
                     sample['gt_score'].detach().cpu() > 0).flatten()
