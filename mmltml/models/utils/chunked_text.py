@@ -3,8 +3,9 @@
 
 Prompt tuning runs the text tower forward and backward over every class
 prompt at every step, and autograd keeps each layer's activations for each
-prompt: about 11 MiB per class for open_clip ViT-B/16 (22 tokens), so
-10,000 classes would need over 100 GiB. :func:`chunked_encode` computes the
+prompt: 8 to 11 MiB per class for open_clip ViT-B/16 (22 tokens; 18 GiB
+at 2,000 classes, docs/benchmarks.md), so 10,000 classes would need
+about 80 GiB or more. :func:`chunked_encode` computes the
 same features and the same gradients with the memory of one chunk
 (the gradient-cache technique of Gao et al., "Scaling Deep Contrastive
 Learning Batch Size under Memory Limited Setup", 2021):
