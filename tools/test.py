@@ -121,6 +121,7 @@ def main() -> None:
         metrics = runner.test()
     if args.out and args.out_item == 'metrics':
         mmengine.dump(metrics, args.out)
+    del runner  # its DDP wrapper holds the process group
     finish_distributed()
 
 

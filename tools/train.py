@@ -94,6 +94,7 @@ def main() -> None:
     with explain_refused_checkpoint(cfg.get('load_from') or
                                     f'the latest one in {cfg.work_dir}'):
         runner.train()
+    del runner  # its DDP wrapper holds the process group
     finish_distributed()
 
 

@@ -122,10 +122,19 @@ def finish_distributed() -> None:
     threads still alive, and the C++ runtime may abort at interpreter
     shutdown (``terminate called without an active exception``, exit
     status -6) after the run itself has finished. A barrier first, so no
-    rank destroys the group while another still uses it. Called only on
-    success: after an error the other ranks would wait at the barrier.
+    rank destroys the group while another still uses it. Then a garbage
+    collection: objects that still hold the group (the runner's DDP
+    wrapper and its reducer, kept alive by reference cycles) are freed
+    now, while the interpreter is whole, not during its finalization,
+    where freeing gloo's threads can abort the same way (seen once in CI
+    under load); ``tools/train.py`` and ``tools/test.py`` drop their
+    runner before calling this. Called only on success: after an error
+    the other ranks would wait at the barrier.
     """
+    import gc
+
     import torch.distributed as dist
     if dist.is_available() and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+        gc.collect()
