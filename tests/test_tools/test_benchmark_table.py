@@ -202,7 +202,8 @@ def test_rows_not_found_come_from_an_earlier_record(tool, tmp_path):
                        str(earlier), '--record', record])
     rows = {r[2]: r for r in _rows(table)}
     assert rows['`resnet18-w16_bce_synthetic.py`'][3:8] == [
-        '3 (summary)', '34.05 ± 0.67', '44.53 ± 0.72', '37.35 ± 0.51', '21.16 ± 2.35']
+        '3 (summary)', '34.05 ± 0.67', '44.53 ± 0.72', '37.35 ± 0.51',
+        '21.16 ± 2.35']
     assert rows['`resnet18-w16_focal_synthetic.py`'][3:5] == [
         '2', f'31.00 ± {np.std([30, 32], ddof=1):.2f}']
     with open(record) as f:
@@ -257,8 +258,8 @@ def test_leaderboard_trains_a_later_stage_after_its_previous_stage(
     assert row[3] == '2' and row[4] == '50.00 ± 0.00'
 
 
-def test_resume_reuses_runs_of_the_same_config_only(tool, tmp_path,
-                                                     monkeypatch):
+def test_resume_reuses_runs_of_the_same_config_only(
+        tool, tmp_path, monkeypatch):
     """--resume: a seed whose run folder has metrics and the config that
     made them (the copy test.py dumped there) is read, not run; a seed
     whose dumped config differs from what this call would run (another
