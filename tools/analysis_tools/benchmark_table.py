@@ -44,6 +44,7 @@ Examples::
         --collect-only --work-dir work_dirs/coco
 """
 import argparse
+import copy
 import difflib
 import glob
 import json
@@ -163,6 +164,12 @@ def _call(args: List[str], log: Optional[str]) -> float:
     return time.perf_counter() - start
 
 
+def previous_stage_dir(directory: str, previous: str) -> str:
+    """Where the run in ``directory`` trains its previous stage, the
+    config ``previous``: a sub-folder named after it."""
+    return osp.join(directory, osp.splitext(osp.basename(previous))[0])
+
+
 def train_previous_stage(config: str, seed: int, directory: str,
                          cfg_options: List[str],
                          verbose: bool = False) -> Optional[str]:
@@ -175,7 +182,7 @@ def train_previous_stage(config: str, seed: int, directory: str,
     path = previous_stage(Config.fromfile(config), config)
     if path is None:
         return None
-    stage_dir = osp.join(directory, osp.splitext(osp.basename(path))[0])
+    stage_dir = previous_stage_dir(directory, path)
     os.makedirs(stage_dir, exist_ok=True)
     load_from = train_previous_stage(path, seed, stage_dir, cfg_options,
                                      verbose)
@@ -268,17 +275,18 @@ def prepare_synthetic(config: str) -> None:
 LAUNCH_KEYS = ('work_dir', 'load_from', 'resume', 'launcher')
 
 
-def run_config_difference(config: str, seed: int, dumped: str,
+def run_config_difference(cfg, seed: int, dumped: str,
                           cfg_options: List[str]) -> Optional[str]:
     """The first key in which the config a run dumped (``dumped``,
-    mmengine's copy in the run folder) differs from ``config`` with this
-    seed and ``cfg_options`` as the tools would run it; None if none."""
-    from mmengine.config import Config, DictAction
+    mmengine's copy in the run folder) differs from ``cfg`` (a loaded
+    config, left as it is) with this seed and ``cfg_options`` as the tools
+    would run it; None if none."""
+    from mmengine.config import Config
 
-    from mmltml.utils.launch import set_dataloader_defaults
-    parser = argparse.ArgumentParser()  # as the tools parse them
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    now = Config.fromfile(config)
+    from mmltml.utils.launch import add_common_args, set_dataloader_defaults
+    parser = argparse.ArgumentParser()  # the tools' own --cfg-options
+    add_common_args(parser)
+    now = copy.deepcopy(cfg)
     now.merge_from_dict(parser.parse_args(
         ['--cfg-options', f'randomness.seed={seed}',
          *cfg_options]).cfg_options)
@@ -310,15 +318,15 @@ def reusable(config: str, seed: int, directory: str,
             print(f'{name} seed {seed}: {stage_dir} has no copy of the '
                   f'config {osp.basename(stage)}; running again')
             return False
-        key = run_config_difference(stage, seed, dumped, cfg_options)
+        cfg = Config.fromfile(stage)
+        key = run_config_difference(cfg, seed, dumped, cfg_options)
         if key is not None:
             print(f'{name} seed {seed}: {dumped} differs from {stage} in '
                   f'{key!r}; running again')
             return False
-        stage = previous_stage(Config.fromfile(stage), stage)
+        stage = previous_stage(cfg, stage)
         if stage is not None:
-            stage_dir = osp.join(stage_dir,
-                                 osp.splitext(osp.basename(stage))[0])
+            stage_dir = previous_stage_dir(stage_dir, stage)
     return True
 
 
